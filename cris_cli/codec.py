@@ -1,0 +1,442 @@
+"""Wire text to messages and back: lenient in, strict out.
+
+:func:`parse` never raises on text: it returns a :class:`Parsed` message with
+the *deviations* from the protocol it found, or a :class:`Malformed` value
+carrying the raw text when the text is not a JSON object at all.
+:func:`serialize` emits exactly the fields a command uses, ``accession``
+always as a list, and raises :class:`IncompleteMessage` rather than send a
+message that lacks a required field.
+
+Deviation codes (stable; ``lint --json`` and records carry them):
+
+=====================  ========  ==============================================
+code                   severity  meaning
+=====================  ========  ==============================================
+not-json               error     the text is not JSON
+not-object             error     the JSON is not an object
+missing-command        error     no ``command`` field
+command-not-string     error     ``command`` is not a string
+command-case           warning   ``command`` in the wrong case or with spaces
+unknown-command        warning   a command this version does not know (kept)
+wrong-direction        error     a command only the other side sends
+missing-field          error     a field the command needs is absent or empty
+missing-expected       warning   a field senders normally include is absent
+null-field             warning   a field is ``null`` (read as absent)
+empty-field            warning   a text field is the empty string
+accession-not-list     warning   ``accession`` is a single value, not a list
+accession-format       warning   an accession with spaces around it, or repeated
+wrong-type             warning   a value of the wrong JSON type, converted
+unusable-value         error     a value of the wrong JSON type, ignored
+unused-field           warning   a protocol field this command does not use
+unknown-field          warning   a field the protocol does not define (kept)
+invalid-nhs            error     the NHS number fails its check
+invalid-chi            error     the CHI number fails its check
+formatted-identifier   warning   an NHS or CHI number written with spaces or dashes
+=====================  ========  ==============================================
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from .identifiers import check_chi, check_nhs
+from .messages import (
+    MASK,
+    MESSAGE_TYPES,
+    NO_EXTRA,
+    SECRET_FIELDS,
+    WIRE_FIELDS,
+    Direction,
+    JSONValue,
+    Message,
+    UnknownMessage,
+    missing_fields,
+    verb_of,
+)
+
+
+class Severity(enum.Enum):
+    """An error makes a message invalid; a warning is a tolerated deviation."""
+
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Deviation:
+    """One way a message departs from the protocol."""
+
+    code: str
+    text: str
+    field: str | None = None
+    severity: Severity = Severity.WARNING
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "field": self.field,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A JSON object read as a message, with the deviations found on the way."""
+
+    message: Message
+    deviations: tuple[Deviation, ...]
+    raw: str
+
+    @property
+    def valid(self) -> bool:
+        """True when no deviation is an error (warnings are tolerated)."""
+        return not any(d.severity is Severity.ERROR for d in self.deviations)
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """Text that is not a JSON object; ``raw`` keeps it as received."""
+
+    raw: str
+    deviations: tuple[Deviation, ...]
+
+    valid = False
+
+    @property
+    def reason(self) -> str:
+        return self.deviations[0].text
+
+
+Decoded = Parsed | Malformed
+
+
+class IncompleteMessage(ValueError):
+    """Raised when a message to be sent lacks a field its command requires."""
+
+
+_KIND_OF_SENDER = {Direction.CRIS_TO_PACS: "CRIS event", Direction.PACS_TO_CRIS: "PACS command"}
+_SENDER_NAME = {Direction.CRIS_TO_PACS: "CRIS", Direction.PACS_TO_CRIS: "the PACS"}
+
+
+def _error(code: str, text: str, field: str | None = None) -> Deviation:
+    return Deviation(code, text, field, Severity.ERROR)
+
+
+def parse(text: str, direction: Direction) -> Decoded:
+    """Read one wire message sent in ``direction``. Never raises on any text."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        return Malformed(text, (_error("not-json", "not JSON: nested too deeply"),))
+    except ValueError as exc:
+        return Malformed(text, (_error("not-json", f"not JSON: {exc}"),))
+    if not isinstance(data, dict):
+        kind = _json_type(data)
+        return Malformed(text, (_error("not-object", f"a JSON {kind}, not an object"),))
+    message, deviations = interpret(data, direction)
+    return Parsed(message, tuple(deviations), text)
+
+
+def interpret(data: dict[str, JSONValue], direction: Direction) -> tuple[Message, list[Deviation]]:
+    """Build the message a decoded JSON object describes, noting each deviation."""
+    deviations: list[Deviation] = []
+    verb = data.get("command")
+    if not isinstance(verb, str):
+        if "command" not in data:
+            deviations.append(_error("missing-command", "no command field", "command"))
+        else:
+            deviations.append(
+                _error(
+                    "command-not-string",
+                    f"command is a JSON {_json_type(verb)}, not a string",
+                    "command",
+                )
+            )
+        return _unknown(data, direction, None), deviations
+
+    command = verb.strip().upper()
+    if command != verb:
+        deviations.append(
+            Deviation("command-case", f"command {verb!r} read as {command!r}", "command")
+        )
+    cls = MESSAGE_TYPES[direction].get(command)
+    if cls is None:
+        if command in MESSAGE_TYPES[direction.reverse]:
+            deviations.append(
+                _error(
+                    "wrong-direction",
+                    f"{command} is a {_KIND_OF_SENDER[direction.reverse]}; "
+                    f"{_SENDER_NAME[direction]} does not send it",
+                    "command",
+                )
+            )
+        else:
+            deviations.append(
+                Deviation("unknown-command", f"unknown command {command!r} (kept)", "command")
+            )
+        return _unknown(data, direction, verb), deviations
+
+    values: dict[str, Any] = {}
+    extra: dict[str, JSONValue] = {}
+    for key, value in data.items():
+        if key == "command":
+            continue
+        attr = WIRE_FIELDS.get(key)
+        if attr is None:
+            extra[key] = value
+            deviations.append(_unknown_field(key))
+        elif key not in cls.fields:
+            extra[key] = value
+            shown = MASK if key in SECRET_FIELDS else json.dumps(value)
+            deviations.append(
+                Deviation("unused-field", f"{command} does not use {key} (got {shown})", key)
+            )
+        elif value is None:
+            deviations.append(Deviation("null-field", f"{key} is null, read as absent", key))
+        elif key == "accession":
+            accession = _read_accession(value, deviations)
+            if accession:
+                values[attr] = accession
+        elif key == "remoteImage":
+            flag = _read_flag(value, deviations)
+            if flag is not None:
+                values[attr] = flag
+        else:
+            text = _read_text(key, value, deviations)
+            if text is not None:
+                values[attr] = text
+
+    for wire in cls.fields:
+        attr = WIRE_FIELDS[wire]
+        if attr in values:
+            continue
+        if wire in cls.required:
+            # An unusable value was reported already; an absent or null one was not.
+            if not any(d.field == wire and d.is_error for d in deviations):
+                deviations.append(_error("missing-field", f"{command} needs {wire}", wire))
+        elif wire in cls.expected and wire not in data:
+            deviations.append(
+                Deviation("missing-expected", f"{command} normally carries {wire}", wire)
+            )
+    _check_identifiers(values, deviations)
+    message = cls(**values, extra=MappingProxyType(extra) if extra else NO_EXTRA)
+    return message, deviations
+
+
+def _unknown(data: dict[str, JSONValue], direction: Direction, verb: str | None) -> UnknownMessage:
+    kept = {k: v for k, v in data.items() if k != "command"}
+    return UnknownMessage(sent_by=direction, verb=verb, extra=MappingProxyType(kept))
+
+
+def _unknown_field(key: str) -> Deviation:
+    known = {wire.lower(): wire for wire in WIRE_FIELDS}
+    folded = key.replace("_", "").replace("-", "").lower()
+    close = known.get(folded) or next(
+        iter(difflib.get_close_matches(key, list(WIRE_FIELDS), n=1, cutoff=0.8)), None
+    )
+    hint = f" (did you mean {close}?)" if close else ""
+    return Deviation("unknown-field", f"unknown field {key!r} (kept){hint}", key)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _number_text(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_text(key: str, value: JSONValue, deviations: list[Deviation]) -> str | None:
+    if isinstance(value, str):
+        if value == "":
+            deviations.append(Deviation("empty-field", f"{key} is empty", key))
+            return None
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = _number_text(value)
+        deviations.append(
+            Deviation("wrong-type", f"{key} is a number, not a string; read as {text!r}", key)
+        )
+        return text
+    deviations.append(
+        _error(
+            "unusable-value",
+            f"{key} is a JSON {_json_type(value)}, not a string; ignored",
+            key,
+        )
+    )
+    return None
+
+
+def _read_accession(value: JSONValue, deviations: list[Deviation]) -> tuple[str, ...]:
+    items: list[JSONValue]
+    if isinstance(value, list):
+        items = value
+    else:
+        items = [value]
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            deviations.append(
+                Deviation(
+                    "accession-not-list",
+                    f"accession is a {_json_type(value)}, not a list; "
+                    f"read as [{json.dumps(value)}]",
+                    "accession",
+                )
+            )
+    accession: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            if item.strip() != item or not item:
+                deviations.append(
+                    Deviation(
+                        "accession-format",
+                        f"accession {item!r} has spaces around it or is empty",
+                        "accession",
+                    )
+                )
+                item = item.strip()
+                if not item:
+                    continue
+            accession.append(item)
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            text = _number_text(item)
+            if isinstance(value, list):
+                deviations.append(
+                    Deviation(
+                        "wrong-type",
+                        f"accession {text} is a number, not a string; read as {text!r}",
+                        "accession",
+                    )
+                )
+            accession.append(text)
+        else:
+            deviations.append(
+                _error(
+                    "unusable-value",
+                    f"accession holds a JSON {_json_type(item)}; ignored",
+                    "accession",
+                )
+            )
+    if len(set(accession)) != len(accession):
+        deviations.append(
+            Deviation("accession-format", "accession lists a number twice", "accession")
+        )
+    return tuple(accession)
+
+
+_FLAG_WORDS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _read_flag(value: JSONValue, deviations: list[Deviation]) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    key = str(value).strip().lower() if isinstance(value, str | int) else None
+    if key in _FLAG_WORDS:
+        flag = _FLAG_WORDS[key]
+        deviations.append(
+            Deviation(
+                "wrong-type",
+                f"remoteImage is a JSON {_json_type(value)}, not a boolean; "
+                f"read as {str(flag).lower()}",
+                "remoteImage",
+            )
+        )
+        return flag
+    deviations.append(
+        _error(
+            "unusable-value",
+            f"remoteImage is {json.dumps(value)}, not a boolean; ignored",
+            "remoteImage",
+        )
+    )
+    return None
+
+
+def _check_identifiers(values: dict[str, Any], deviations: list[Deviation]) -> None:
+    for attr, check in (("nhs", check_nhs), ("chi", check_chi)):
+        text = values.get(attr)
+        if text is None:
+            continue
+        result = check(text)
+        if not result.valid:
+            deviations.append(_error(f"invalid-{attr}", result.describe(), attr))
+        elif result.formatted:
+            deviations.append(
+                Deviation(
+                    "formatted-identifier",
+                    f"{attr} {text!r} has spaces or dashes; the number is {result.digits}",
+                    attr,
+                )
+            )
+
+
+def wire_object(message: Message) -> dict[str, JSONValue]:
+    """The JSON object ``message`` is sent as."""
+    if isinstance(message, UnknownMessage):
+        head: dict[str, JSONValue] = {} if message.verb is None else {"command": message.verb}
+        return head | dict(message.extra)
+    missing = missing_fields(message)
+    if missing:
+        raise IncompleteMessage(f"{message.command} needs {', '.join(missing)}")
+    return {"command": message.command} | message.wire_values()
+
+
+def serialize(message: Message) -> str:
+    """The exact wire text of ``message``: compact JSON, command first."""
+    return json.dumps(wire_object(message), separators=(",", ":"), ensure_ascii=False)
+
+
+_SECRET_PATTERN = re.compile(r'("(?i:password)"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\s]+)')
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every password value replaced by a mask.
+
+    Text that holds no password is returned unchanged (the fast, common case).
+    """
+    if "assword" not in text and "ASSWORD" not in text:
+        return text
+    return _SECRET_PATTERN.sub(lambda m: f'{m.group(1)}"{MASK}"', text)
+
+
+def masked_values(message: Message) -> dict[str, JSONValue]:
+    """The wire object of ``message`` for display: secrets masked, nothing required."""
+    if isinstance(message, UnknownMessage):
+        values: dict[str, JSONValue] = {} if message.verb is None else {"command": message.verb}
+        values |= dict(message.extra)
+    else:
+        values = {"command": message.command} | message.wire_values()
+    for key in list(values):
+        if key.lower() in SECRET_FIELDS:
+            values[key] = MASK
+    return values
+
+
+def describe(message: Message) -> str:
+    """A short human summary: the verb and its accessions."""
+    verb = verb_of(message) or "(no command)"
+    accession = getattr(message, "accession", ())
+    return f"{verb} {' '.join(accession)}".rstrip()

@@ -1,0 +1,40 @@
+"""Helpers shared by the tests."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cris_cli.cli import main
+from cris_cli.environment import Environment
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(
+    argv: Sequence[str],
+    stdin: str = "",
+    *,
+    stdin_tty: bool = False,
+    stdout_tty: bool = False,
+    environ: dict[str, str] | None = None,
+) -> Result:
+    """Run cris-cli in this process with string streams."""
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(
+        stdin=io.StringIO(stdin),
+        stdout=out,
+        stderr=err,
+        environ=os.environ if environ is None else environ,
+        stdin_isatty=stdin_tty,
+        stdout_isatty=stdout_tty,
+    )
+    code = main(list(argv), env)
+    return Result(code, out.getvalue(), err.getvalue())
