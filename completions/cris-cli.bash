@@ -5,28 +5,68 @@
 #    source ~/.local/share/bash_completion/cris-cli
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
+_shtab_cris_cli_cert_subparsers=(show path regenerate export)
 _shtab_cris_cli_config_subparsers=(path show)
-_shtab_cris_cli_subparsers=(lint config completion)
+_shtab_cris_cli_subparsers=(serve lint cert doctor config completion)
 
+_shtab_cris_cli_serve_option_strings=(-h --help --host --port --tls --no-tls --cert --key --pfx --allow-origin --allow-any-origin --allow-remote --max-clients --max-message-size --json)
 _shtab_cris_cli_lint_option_strings=(-h --help --from --json --strict)
+_shtab_cris_cli_cert_show_option_strings=(-h --help)
+_shtab_cris_cli_cert_path_option_strings=(-h --help)
+_shtab_cris_cli_cert_regenerate_option_strings=(-h --help)
+_shtab_cris_cli_cert_export_option_strings=(-h --help --pfx)
+_shtab_cris_cli_cert_option_strings=(-h --help)
+_shtab_cris_cli_doctor_option_strings=(-h --help --host --port --tls --no-tls --cert --key --pfx --allow-origin --allow-any-origin --allow-remote --max-clients --max-message-size)
 _shtab_cris_cli_config_path_option_strings=(-h --help)
 _shtab_cris_cli_config_show_option_strings=(-h --help)
 _shtab_cris_cli_config_option_strings=(-h --help)
 _shtab_cris_cli_completion_option_strings=(-h --help)
 _shtab_cris_cli_option_strings=(-h --help --version)
 
+_shtab_cris_cli_serve___cert_COMPGEN=_shtab_compgen_files
+_shtab_cris_cli_serve___key_COMPGEN=_shtab_compgen_files
+_shtab_cris_cli_serve___pfx_COMPGEN=_shtab_compgen_files
 _shtab_cris_cli_lint_pos_0_COMPGEN=_shtab_compgen_files
+_shtab_cris_cli_cert_export___pfx_COMPGEN=_shtab_compgen_files
+_shtab_cris_cli_doctor___cert_COMPGEN=_shtab_compgen_files
+_shtab_cris_cli_doctor___key_COMPGEN=_shtab_compgen_files
+_shtab_cris_cli_doctor___pfx_COMPGEN=_shtab_compgen_files
 
 _shtab_cris_cli_lint___from_choices=(cris pacs)
+_shtab_cris_cli_cert_pos_0_choices=(show path regenerate export)
 _shtab_cris_cli_config_pos_0_choices=(path show)
 _shtab_cris_cli_completion_pos_0_choices=(bash zsh fish)
-_shtab_cris_cli_pos_0_choices=(lint config completion)
+_shtab_cris_cli_pos_0_choices=(serve lint cert doctor config completion)
 
+_shtab_cris_cli_serve__h_nargs=0
+_shtab_cris_cli_serve___help_nargs=0
+_shtab_cris_cli_serve___tls_nargs=0
+_shtab_cris_cli_serve___no_tls_nargs=0
+_shtab_cris_cli_serve___allow_any_origin_nargs=0
+_shtab_cris_cli_serve___allow_remote_nargs=0
+_shtab_cris_cli_serve___json_nargs=0
 _shtab_cris_cli_lint_pos_0_nargs='*'
 _shtab_cris_cli_lint__h_nargs=0
 _shtab_cris_cli_lint___help_nargs=0
 _shtab_cris_cli_lint___json_nargs=0
 _shtab_cris_cli_lint___strict_nargs=0
+_shtab_cris_cli_cert_show__h_nargs=0
+_shtab_cris_cli_cert_show___help_nargs=0
+_shtab_cris_cli_cert_path__h_nargs=0
+_shtab_cris_cli_cert_path___help_nargs=0
+_shtab_cris_cli_cert_regenerate__h_nargs=0
+_shtab_cris_cli_cert_regenerate___help_nargs=0
+_shtab_cris_cli_cert_export__h_nargs=0
+_shtab_cris_cli_cert_export___help_nargs=0
+_shtab_cris_cli_cert_pos_0_nargs=A...
+_shtab_cris_cli_cert__h_nargs=0
+_shtab_cris_cli_cert___help_nargs=0
+_shtab_cris_cli_doctor__h_nargs=0
+_shtab_cris_cli_doctor___help_nargs=0
+_shtab_cris_cli_doctor___tls_nargs=0
+_shtab_cris_cli_doctor___no_tls_nargs=0
+_shtab_cris_cli_doctor___allow_any_origin_nargs=0
+_shtab_cris_cli_doctor___allow_remote_nargs=0
 _shtab_cris_cli_config_path__h_nargs=0
 _shtab_cris_cli_config_path___help_nargs=0
 _shtab_cris_cli_config_show__h_nargs=0

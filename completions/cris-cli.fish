@@ -50,20 +50,58 @@ function _shtab_cris_cli_using
   test "$_shtab_cris_cli_cmdpath" = "$argv"
 end
 
-set -g _shtab_cris_cli_commands lint config 'config path' 'config show' completion
-set -g _shtab_cris_cli_opts_with_value --from
+set -g _shtab_cris_cli_commands serve lint cert 'cert show' 'cert path' 'cert regenerate' 'cert export' doctor config 'config path' 'config show' completion
+set -g _shtab_cris_cli_opts_with_value --allow-origin --cert --from --host --key --max-clients --max-message-size --pfx --port
 
 complete -c cris-cli -e
 complete -c cris-cli -f
 
 complete -c cris-cli -n _shtab_cris_cli_using -s h -l help -d 'show this help message and exit'
 complete -c cris-cli -n _shtab_cris_cli_using -l version -d 'show program'"'"'s version number and exit'
+complete -c cris-cli -n '_shtab_cris_cli_using; and test $_shtab_cris_cli_npos -eq 0' -a serve -d 'Listen where CRIS Reporting connects and print every message and connection as it'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -s h -l help -d 'show this help message and exit'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l host -x -d 'address to listen on (default 127.0.0.1)'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l port -x -d 'port to listen on (default 56998)'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l tls -l no-tls -d 'serve wss:// with a certificate (default); --no-tls serves plain ws://'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l cert -xka "(__fish_complete_path (commandline -ct))" -d 'PEM certificate to serve'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l key -xka "(__fish_complete_path (commandline -ct))" -d 'PEM key for --cert'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l pfx -xka "(__fish_complete_path (commandline -ct))" -d 'PKCS#12 file with certificate and key; password from CRIS_CLI_PFX_PASSWORD or asked'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l allow-origin -x -d 'let browser pages from this origin connect (repeatable; adds to the config)'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l allow-any-origin -d 'let any web page connect (unsafe: any site you visit could drive CRIS)'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l allow-remote -d 'allow --host to be an address other machines can reach'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l max-clients -x -d 'CRIS clients at once (default 1: a new one replaces the old; more: commands go to all)'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l max-message-size -x -d 'largest message accepted (default 65536)'
+complete -c cris-cli -n '_shtab_cris_cli_using serve' -l json -d 'print NDJSON records'
 complete -c cris-cli -n '_shtab_cris_cli_using; and test $_shtab_cris_cli_npos -eq 0' -a lint -d 'Check CRIS Connect messages against the protocol: missing and mistyped fields,'
 complete -c cris-cli -n '_shtab_cris_cli_using lint' -s h -l help -d 'show this help message and exit'
 complete -c cris-cli -n '_shtab_cris_cli_using lint' -l from -xka "cris pacs" -d 'who sent the messages: cris (events) or pacs (commands); records say it themselves'
 complete -c cris-cli -n '_shtab_cris_cli_using lint' -l json -d 'print NDJSON, one object per message'
 complete -c cris-cli -n '_shtab_cris_cli_using lint' -l strict -d 'count warnings as failures too'
 complete -c cris-cli -n '_shtab_cris_cli_using lint; and test $_shtab_cris_cli_npos -ge 0' -ka "(__fish_complete_path (commandline -ct))" -d 'files to read; '"'"'-'"'"' or none reads stdin'
+complete -c cris-cli -n '_shtab_cris_cli_using; and test $_shtab_cris_cli_npos -eq 0' -a cert -d 'The endpoint'"'"'s self-signed certificate for localhost is made on first use and kept'
+complete -c cris-cli -n '_shtab_cris_cli_using cert' -s h -l help -d 'show this help message and exit'
+complete -c cris-cli -n '_shtab_cris_cli_using cert; and test $_shtab_cris_cli_npos -eq 0' -a show -d 'subject, names, validity and fingerprints'
+complete -c cris-cli -n '_shtab_cris_cli_using cert show' -s h -l help -d 'show this help message and exit'
+complete -c cris-cli -n '_shtab_cris_cli_using cert; and test $_shtab_cris_cli_npos -eq 0' -a path -d 'print the certificate and key file paths'
+complete -c cris-cli -n '_shtab_cris_cli_using cert path' -s h -l help -d 'show this help message and exit'
+complete -c cris-cli -n '_shtab_cris_cli_using cert; and test $_shtab_cris_cli_npos -eq 0' -a regenerate -d 'make a new key and certificate (browsers must accept it again)'
+complete -c cris-cli -n '_shtab_cris_cli_using cert regenerate' -s h -l help -d 'show this help message and exit'
+complete -c cris-cli -n '_shtab_cris_cli_using cert; and test $_shtab_cris_cli_npos -eq 0' -a export -d 'write certificate and key as a PKCS#12 (.pfx) file'
+complete -c cris-cli -n '_shtab_cris_cli_using cert export' -s h -l help -d 'show this help message and exit'
+complete -c cris-cli -n '_shtab_cris_cli_using cert export' -l pfx -xka "(__fish_complete_path (commandline -ct))" -d 'file to write'
+complete -c cris-cli -n '_shtab_cris_cli_using; and test $_shtab_cris_cli_npos -eq 0' -a doctor -d 'Check each part of a CRIS Connect setup and say what to do about anything wrong:'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -s h -l help -d 'show this help message and exit'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l host -x -d 'address to listen on (default 127.0.0.1)'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l port -x -d 'port to listen on (default 56998)'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l tls -l no-tls -d 'serve wss:// with a certificate (default); --no-tls serves plain ws://'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l cert -xka "(__fish_complete_path (commandline -ct))" -d 'PEM certificate to serve'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l key -xka "(__fish_complete_path (commandline -ct))" -d 'PEM key for --cert'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l pfx -xka "(__fish_complete_path (commandline -ct))" -d 'PKCS#12 file with certificate and key; password from CRIS_CLI_PFX_PASSWORD or asked'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l allow-origin -x -d 'let browser pages from this origin connect (repeatable; adds to the config)'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l allow-any-origin -d 'let any web page connect (unsafe: any site you visit could drive CRIS)'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l allow-remote -d 'allow --host to be an address other machines can reach'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l max-clients -x -d 'CRIS clients at once (default 1: a new one replaces the old; more: commands go to all)'
+complete -c cris-cli -n '_shtab_cris_cli_using doctor' -l max-message-size -x -d 'largest message accepted (default 65536)'
 complete -c cris-cli -n '_shtab_cris_cli_using; and test $_shtab_cris_cli_npos -eq 0' -a config -d 'Settings come from the config file, then CRIS_CLI_* environment variables,'
 complete -c cris-cli -n '_shtab_cris_cli_using config' -s h -l help -d 'show this help message and exit'
 complete -c cris-cli -n '_shtab_cris_cli_using config; and test $_shtab_cris_cli_npos -eq 0' -a path -d 'print the configuration file'"'"'s path'

@@ -20,7 +20,10 @@ from .parser import PROG, build_parser
 
 # subcommand -> "module:function"; each function takes (args, env) and returns an exit code.
 COMMANDS: dict[str, str] = {
+    "serve": "cris_cli.serve:run",
     "lint": "cris_cli.lint:run",
+    "cert": "cris_cli.certs:run",
+    "doctor": "cris_cli.doctor:run",
     "config": "cris_cli.configure:run",
     "completion": "cris_cli.completions:run",
 }

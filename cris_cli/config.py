@@ -20,8 +20,6 @@ from typing import Any
 from . import paths
 from .errors import ConfigError
 
-SettingType = type[str] | type[int] | type[float] | type[bool] | type[list[str]]
-
 
 @dataclass(frozen=True, slots=True)
 class Setting:
@@ -66,6 +64,13 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
+
+# Lists that flags add to rather than replace (an origin allowed in the file stays allowed).
+ADDITIVE = frozenset({"allow_origins"})
+
+# Secrets come from these variables (or prompts), never from flags or the file.
+PASSWORD_ENV = "CRIS_CLI_PASSWORD"  # noqa: S105 - a variable's name, not a password
+PFX_PASSWORD_ENV = "CRIS_CLI_PFX_PASSWORD"  # noqa: S105 - a variable's name, not a password
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -125,10 +130,22 @@ def load(
             values[setting.name] = _from_text(setting, raw, f"environment variable {setting.env}")
             sources[setting.name] = Source("env", setting.env)
     for name, value in (flags or {}).items():
-        if value is not None and name in values:
-            values[name] = value
-            sources[name] = Source("flag", "--" + name.replace("_", "-"))
+        if value is None or name not in values:
+            continue
+        if name in ADDITIVE:
+            value = list(dict.fromkeys([*values[name], *value]))
+        values[name] = value
+        sources[name] = Source("flag", FLAG_NAMES.get(name, "--" + name.replace("_", "-")))
     return Settings(values, sources, file)
+
+
+FLAG_NAMES = {"tls": "--tls/--no-tls", "allow_origins": "--allow-origin"}
+
+
+def from_args(args: Any, environ: Mapping[str, str]) -> Settings:
+    """Settings with the flags of a parsed command line applied (those given)."""
+    flags = {name: getattr(args, name) for name in BY_NAME if getattr(args, name, None) is not None}
+    return load(flags, environ)
 
 
 def read_file(file: Path) -> dict[str, tuple[Any, int]]:

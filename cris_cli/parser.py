@@ -75,10 +75,136 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    _add_serve(commands)
     _add_lint(commands)
+    _add_cert(commands)
+    _add_doctor(commands)
     _add_config(commands)
     _add_completion(commands)
     return parser
+
+
+def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
+    """Where and how the PACS endpoint listens (the same for every command that hosts one)."""
+    group = parser.add_argument_group("endpoint")
+    group.add_argument("--host", metavar="HOST", help="address to listen on (default 127.0.0.1)")
+    group.add_argument(
+        "--port", metavar="PORT", type=_port, help="port to listen on (default 56998)"
+    )
+    group.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve wss:// with a certificate (default); --no-tls serves plain ws://",
+    )
+    _takes_files(group.add_argument("--cert", metavar="FILE", help="PEM certificate to serve"))
+    _takes_files(group.add_argument("--key", metavar="FILE", help="PEM key for --cert"))
+    _takes_files(
+        group.add_argument(
+            "--pfx",
+            metavar="FILE",
+            help="PKCS#12 file with certificate and key; password from CRIS_CLI_PFX_PASSWORD "
+            "or asked",
+        )
+    )
+    group.add_argument(
+        "--allow-origin",
+        dest="allow_origins",
+        action="append",
+        metavar="URL",
+        help="let browser pages from this origin connect (repeatable; adds to the config)",
+    )
+    group.add_argument(
+        "--allow-any-origin",
+        action="store_const",
+        const=True,
+        help="let any web page connect (unsafe: any site you visit could drive CRIS)",
+    )
+    group.add_argument(
+        "--allow-remote",
+        action="store_const",
+        const=True,
+        help="allow --host to be an address other machines can reach",
+    )
+    group.add_argument(
+        "--max-clients",
+        type=_positive,
+        metavar="N",
+        help="CRIS clients at once (default 1: a new one replaces the old; "
+        "more: commands go to all)",
+    )
+    group.add_argument(
+        "--max-message-size",
+        type=_positive,
+        metavar="BYTES",
+        help="largest message accepted (default 65536)",
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0 to 65535, not {port}")
+    return port
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _add_serve(commands: Commands) -> None:
+    serve = _subparser(
+        commands,
+        "serve",
+        "run the PACS endpoint headless, printing what CRIS sends",
+        "Listen where CRIS Reporting connects and print every message and connection as it\n"
+        "happens: table rows on a terminal, plain lines in a pipe, NDJSON with --json.\n"
+        "Ctrl-C (or SIGTERM) closes every connection cleanly and exits 0.",
+        "NDJSON fields: seq, time, kind (message, connect, disconnect, refused, notice),\n"
+        "direction, peer, client, origin, raw, command, fields, valid, deviations, notes,\n"
+        "delivered, text. Every key is always present.",
+    )
+    add_endpoint_options(serve)
+    serve.add_argument("--json", action="store_true", help="print NDJSON records")
+
+
+def _add_cert(commands: Commands) -> None:
+    cert = _subparser(
+        commands,
+        "cert",
+        "show, locate, regenerate or export the endpoint's certificate",
+        "The endpoint's self-signed certificate for localhost is made on first use and kept\n"
+        "in the user data directory (key mode 0600).",
+    )
+    actions = cert.add_subparsers(dest="cert_action", metavar="ACTION", required=True)
+    actions.add_parser("show", help="subject, names, validity and fingerprints")
+    actions.add_parser("path", help="print the certificate and key file paths")
+    actions.add_parser(
+        "regenerate", help="make a new key and certificate (browsers must accept it again)"
+    )
+    export = actions.add_parser("export", help="write certificate and key as a PKCS#12 (.pfx) file")
+    _takes_files(export.add_argument("--pfx", metavar="FILE", required=True, help="file to write"))
+
+
+def _add_doctor(commands: Commands) -> None:
+    doctor = _subparser(
+        commands,
+        "doctor",
+        "diagnose the setup: port, certificate, TLS, origins, config",
+        "Check each part of a CRIS Connect setup and say what to do about anything wrong:\n"
+        "the config file, the port, the certificate (expiry, names), a TLS handshake with it,\n"
+        "ws:// against wss://, and the allowed origins. Exit status 0 unless a check fails.",
+    )
+    add_endpoint_options(doctor)
 
 
 def _add_lint(commands: Commands) -> None:

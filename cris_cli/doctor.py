@@ -1,0 +1,289 @@
+"""``cris-cli doctor``: check each part of a CRIS Connect setup, and say what to do.
+
+Each check prints one line, ``ok``, ``warn`` or ``fail``, and for the last two
+what to try. The exit status is that of the first failure's kind (config 7,
+port 8, certificate 9, connection 6), or 0 when nothing failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import socket
+import ssl
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config, paths, tls
+from .endpoint import Endpoint, EndpointOptions
+from .environment import Environment
+from .errors import CrisCliError, ExitCode
+from .ports import holder_of, is_loopback
+
+RENEW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Check:
+    status: str  # ok, warn or fail
+    text: str
+    advice: str | None = None
+    code: ExitCode = ExitCode.OK
+
+
+def ok(text: str) -> Check:
+    return Check("ok", text)
+
+
+def warn(text: str, advice: str) -> Check:
+    return Check("warn", text, advice)
+
+
+def fail(text: str, advice: str, code: ExitCode) -> Check:
+    return Check("fail", text, advice, code)
+
+
+def run(args: argparse.Namespace, env: Environment) -> int:
+    checks: list[Check] = []
+    try:
+        settings = config.from_args(args, env.environ)
+        state = "present" if settings.file.exists() else "not present, defaults apply"
+        checks.append(ok(f"config file {settings.file} ({state})"))
+    except CrisCliError as error:
+        checks.append(fail(str(error), error.hint or "fix the file named", ExitCode.CONFIG))
+        settings = config.load(environ={}, file=Path(os.devnull))
+    for check in _all_checks(settings):
+        checks.append(check)
+    _print(checks, env)
+    failed = [c for c in checks if c.status == "fail"]
+    return int(failed[0].code if failed else ExitCode.OK)
+
+
+def _all_checks(settings: config.Settings) -> Iterator[Check]:
+    yield from _address(settings)
+    yield from _port(settings)
+    yield from _certificate(settings)
+    yield from _origins(settings)
+    yield from _directories()
+
+
+def _address(settings: config.Settings) -> Iterator[Check]:
+    if is_loopback(settings.host):
+        yield ok(f"listening address {settings.host} is loopback: only this machine can connect")
+    elif settings.allow_remote:
+        yield warn(
+            f"listening address {settings.host} can be reached from other machines",
+            "use --host 127.0.0.1 unless CRIS runs on another machine",
+        )
+    else:
+        yield fail(
+            f"listening address {settings.host} is not loopback and --allow-remote is not set",
+            "use --host 127.0.0.1, or add --allow-remote",
+            ExitCode.USAGE,
+        )
+
+
+def _port(settings: config.Settings) -> Iterator[Check]:
+    port = settings.port
+    listener = _probe(settings.host, port)
+    if listener is None:
+        yield ok(f"port {port} is free")
+        return
+    holder = holder_of(port)
+    mine = holder.command is not None and "cris-cli" in holder.command
+    who = holder.describe()
+    if mine:
+        yield ok(f"port {port} is held by a cris-cli endpoint, {who}; front ends attach to it")
+    else:
+        yield fail(
+            f"port {port} is held by {who}",
+            "stop that program, or use another port (--port 56996)",
+            ExitCode.PORT_IN_USE,
+        )
+    if listener == "tls" and not settings.tls:
+        yield warn(
+            f"the program on port {port} speaks TLS (wss://) but this setup is --no-tls",
+            "drop --no-tls (tls = true), or stop that program",
+        )
+    elif listener == "plain" and settings.tls:
+        yield warn(
+            f"the program on port {port} speaks plain ws:// but this setup expects wss://",
+            "CRIS Reporting on an https:// page needs wss://; restart the endpoint with TLS",
+        )
+
+
+def _probe(host: str, port: int) -> str | None:
+    """``tls``, ``plain`` or None: what listens on host:port, if anything."""
+    try:
+        raw = socket.create_connection((host, port), timeout=1)
+    except OSError:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with context.wrap_socket(raw, server_hostname="localhost"):
+            return "tls"
+    except (ssl.SSLError, OSError):
+        return "plain"
+
+
+def _certificate(settings: config.Settings) -> Iterator[Check]:
+    if not settings.tls:
+        yield warn(
+            "TLS is off (--no-tls): the endpoint serves plain ws://",
+            "CRIS Reporting runs on an https:// page and normally needs wss://; drop --no-tls",
+        )
+        return
+    try:
+        if settings.cert:
+            files = tls.CertificateFiles(
+                Path(settings.cert), Path(settings.key or settings.cert), "PEM files"
+            )
+        elif settings.pfx:
+            yield ok(f"certificate from PFX file {settings.pfx} (password checked at start)")
+            return
+        else:
+            files = tls.default_files()
+            if not files.cert.exists():
+                yield ok("no certificate yet: one is made for localhost on first start")
+                return
+        pem = tls.read_pem(files.cert)
+        info = tls.describe(pem)
+    except CrisCliError as error:
+        yield fail(str(error), "cris-cli cert regenerate", ExitCode.CERTIFICATE)
+        return
+    yield from _validity(info)
+    missing = [n for n in ("localhost", "127.0.0.1") if not info.covers(n)]
+    if missing:
+        yield warn(
+            f"certificate does not name {', '.join(missing)}",
+            "browsers refuse it for those names: cris-cli cert regenerate",
+        )
+    else:
+        yield ok(f"certificate names {', '.join(info.names)}")
+    yield from _key_mode(files.key)
+    yield _handshake(files, pem)
+
+
+def _validity(info: tls.CertificateInfo) -> Iterator[Check]:
+    left = info.days_left(datetime.datetime.now(datetime.UTC))
+    until = info.not_after.date().isoformat()
+    if left < 0:
+        yield fail(
+            f"certificate expired on {until}", "cris-cli cert regenerate", ExitCode.CERTIFICATE
+        )
+    elif left < RENEW_DAYS:
+        yield warn(f"certificate expires in {left:.0f} days ({until})", "cris-cli cert regenerate")
+    else:
+        yield ok(f"certificate valid until {until}; SHA-256 {info.fingerprint}")
+
+
+def _key_mode(key: Path) -> Iterator[Check]:
+    if os.name != "posix":
+        return
+    mode = key.stat().st_mode & 0o777
+    if mode & 0o077:
+        yield warn(f"key {key} is readable by others (mode {mode:o})", f"chmod 600 {key}")
+    else:
+        yield ok(f"key {key} is private (mode {mode:o})")
+
+
+def _handshake(files: tls.CertificateFiles, pem: str) -> Check:
+    """A real TLS handshake with this certificate, on a free loopback port."""
+
+    async def attempt() -> None:
+        from websockets.asyncio.client import connect
+
+        options = EndpointOptions(host="127.0.0.1", port=0, ssl=tls.server_context(files))
+        async with Endpoint(options) as endpoint:
+            context = tls.client_context(cafile=files.cert)
+            async with connect(f"wss://localhost:{endpoint.port}/", ssl=context, open_timeout=5):
+                pass
+
+    try:
+        asyncio.run(attempt())
+    except (OSError, ssl.SSLError, CrisCliError, TimeoutError) as exc:
+        return fail(
+            f"TLS handshake with this certificate failed: {exc}",
+            "cris-cli cert regenerate (or check --cert/--key belong together)",
+            ExitCode.CONNECTION,
+        )
+    except Exception as exc:  # websockets' handshake errors
+        return fail(
+            f"WebSocket handshake failed: {exc}",
+            "run cris-cli serve and try again",
+            ExitCode.CONNECTION,
+        )
+    return ok("a TLS WebSocket handshake for localhost with this certificate works")
+
+
+def _origins(settings: config.Settings) -> Iterator[Check]:
+    if settings.allow_any_origin:
+        yield warn(
+            "every browser origin is allowed (--allow-any-origin)",
+            "any web page open in the browser could drive CRIS; list CRIS's origin instead",
+        )
+        return
+    if not settings.allow_origins:
+        yield warn(
+            "no browser origin is allowed: CRIS Reporting in a browser will be refused",
+            "add CRIS's origin: --allow-origin https://YOUR-CRIS-HOST "
+            "(the refusal shows the exact origin)",
+        )
+        return
+    for origin in settings.allow_origins:
+        problem = origin_problem(origin)
+        if problem:
+            yield fail(
+                f"allowed origin {origin!r} {problem}",
+                "an origin is scheme://host[:port]",
+                ExitCode.CONFIG,
+            )
+        else:
+            yield ok(f"browser origin {origin} is allowed")
+
+
+def origin_problem(origin: str) -> str | None:
+    """Why ``origin`` can never match a browser's Origin header, or None."""
+    parts = urllib.parse.urlsplit(origin)
+    if parts.scheme not in ("http", "https"):
+        return "does not start with https:// or http://"
+    if not parts.hostname:
+        return "names no host"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "has a path; browsers send only scheme://host[:port]"
+    return None
+
+
+def _directories() -> Iterator[Check]:
+    for label, directory in (("data", paths.data_dir()), ("state", paths.state_dir())):
+        try:
+            paths.make_private_dir(directory)
+            probe = directory / f".doctor-{os.getpid()}"
+            probe.write_text("", encoding="utf-8")
+            probe.unlink()
+            yield ok(f"{label} directory {directory} is writable")
+        except OSError as exc:
+            yield fail(
+                f"{label} directory {directory} is not writable: {exc.strerror}",
+                "check its permissions",
+                ExitCode.CONFIG,
+            )
+
+
+def _print(checks: list[Check], env: Environment) -> None:
+    colours = {"ok": "\x1b[32m", "warn": "\x1b[33m", "fail": "\x1b[1;31m"}
+    for check in checks:
+        label = f"{check.status:<4}"
+        if env.color:
+            label = f"{colours[check.status]}{label}\x1b[0m"
+        env.stdout.write(f"{label}  {check.text}\n")
+        if check.advice:
+            env.stdout.write(f"      → {check.advice}\n")
+    counts = {s: sum(c.status == s for c in checks) for s in ("ok", "warn", "fail")}
+    env.stdout.write(f"\n{counts['ok']} ok, {counts['warn']} warnings, {counts['fail']} failed\n")

@@ -1,0 +1,559 @@
+"""The PACS endpoint: the WebSocket server CRIS Reporting connects to.
+
+It listens on one port and answers three kinds of request there:
+
+* ``GET /`` without an upgrade: a small page, so that a user can accept the
+  certificate in the browser once;
+* WebSocket upgrades on ``/``: CRIS clients, checked for ``Host`` (against DNS
+  rebinding) and ``Origin`` (against other web pages);
+* WebSocket upgrades on the control path: other cris-cli processes, handled
+  by :mod:`cris_cli.control`.
+
+Everything that happens becomes a :class:`~cris_cli.records.Record`, handed
+to every listener in the order it happened and held in a bounded history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import http
+import ipaddress
+import itertools
+import logging
+import socket
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from . import __version__
+from .codec import Malformed, parse
+from .errors import PortInUse
+from .messages import Direction
+from .pages import endpoint_page
+from .ports import holder_of
+from .records import Kind, Note, NoteSeverity, Record
+
+CONTROL_PATH = "/cris-cli/control"
+CLOSE_REPLACED = 4001  # private close code: a newer CRIS connection took this one's place
+CLOSE_UNSUPPORTED = 1003
+
+Listener = Callable[[Record], None]
+
+
+class ControlService(Protocol):
+    """What the endpoint needs from the control channel (see :mod:`cris_cli.control`)."""
+
+    def authorize(self, request: Request) -> tuple[int, str] | None:
+        """None to accept the control request, else an HTTP status and why."""
+
+    async def serve(self, connection: ServerConnection) -> None:
+        """Run one control session."""
+
+
+@dataclass(frozen=True)
+class EndpointOptions:
+    host: str = "127.0.0.1"
+    port: int = 56998
+    ssl: ssl.SSLContext | None = None
+    fingerprint: str | None = None
+    allow_origins: tuple[str, ...] = ()
+    allow_any_origin: bool = False
+    max_clients: int = 1
+    max_message_size: int = 65536
+    history: int = 100_000
+
+
+@dataclass
+class CrisClient:
+    """A connected CRIS Reporting."""
+
+    number: int
+    connection: ServerConnection
+    peer: str
+    origin: str | None
+    since: float
+    received: int = 0
+
+
+@dataclass
+class Counts:
+    received: int = 0
+    sent: int = 0
+    malformed: int = 0
+    refused: int = 0
+    connections: int = 0
+
+
+def normalize_origin(origin: str) -> str:
+    """Origins compare without case or a trailing slash (``https://Cris.example/``)."""
+    return origin.strip().rstrip("/").lower()
+
+
+def format_peer(address: object) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        host = str(address[0])
+        return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
+    return str(address)
+
+
+class _RecordingHandler(logging.Handler):
+    """Turns the websockets library's warnings into notice records."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        super().__init__(logging.WARNING)
+        self.endpoint = endpoint
+
+    def emit(self, record: logging.LogRecord) -> None:
+        detail = f": {record.exc_info[1]}" if record.exc_info and record.exc_info[1] else ""
+        self.endpoint.notice(f"websocket: {record.getMessage()}{detail}", severity="warning")
+
+
+class Endpoint:
+    """The PACS side of CRIS Connect, listening for CRIS Reporting."""
+
+    def __init__(self, options: EndpointOptions, *, clock: Callable[[], float] = time.time) -> None:
+        self.options = options
+        self.clock = clock
+        self.clients: dict[int, CrisClient] = {}
+        self.history: deque[Record] = deque(maxlen=max(options.history, 1))
+        self.counts = Counts()
+        self.allowed_origins = {normalize_origin(o) for o in options.allow_origins}
+        self.control: ControlService | None = None
+        self.started = clock()
+        self.last_activity: float | None = None
+        self.port = options.port
+        self._listeners: list[Listener] = []
+        self._seq = itertools.count(1)
+        self._numbers = itertools.count(1)
+        self._server: Server | None = None
+        self._logger = logging.getLogger(f"cris_cli.endpoint.{id(self)}")
+        self._logger.propagate = False
+        self._logger.addHandler(_RecordingHandler(self))
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    @property
+    def tls(self) -> bool:
+        return self.options.ssl is not None
+
+    @property
+    def url(self) -> str:
+        """The address CRIS Reporting is configured with."""
+        return f"{'wss' if self.tls else 'ws'}://{self.display_host}:{self.port}/"
+
+    @property
+    def page_url(self) -> str:
+        """The page to open once in the browser to accept the certificate."""
+        return f"{'https' if self.tls else 'http'}://{self.display_host}:{self.port}/"
+
+    @property
+    def display_host(self) -> str:
+        host = self.options.host
+        if host in ("127.0.0.1", "::1", "localhost"):
+            return "localhost"
+        return f"[{host}]" if ":" in host else host
+
+    async def start(self) -> None:
+        """Bind and listen. Raises :class:`PortInUse` when the port is taken."""
+        try:
+            self._server = await serve(
+                self._serve_connection,
+                self.options.host,
+                self.options.port,
+                ssl=self.options.ssl,
+                process_request=self._process_request,
+                compression=None,  # loopback: compression costs time and saves nothing
+                max_size=self.options.max_message_size,
+                max_queue=64,
+                server_header=f"cris-cli/{__version__}",
+                logger=self._logger,
+            )
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+                holder = holder_of(self.options.port)
+                raise PortInUse(
+                    f"port {self.options.port} is already in use by {holder.describe()}",
+                    hint="stop that program, or choose another port with --port "
+                    "(56996 is CRIS Connect's documented alternative)",
+                ) from None
+            raise
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.started = self.clock()
+
+    async def close(self) -> None:
+        """Close every connection with a close frame (1001, going away), then stop."""
+        if self._server is not None:
+            self._server.close(close_connections=True, reason="the PACS endpoint is stopping")
+            await self._server.wait_closed()
+            self._server = None
+        for handler in list(self._logger.handlers):
+            self._logger.removeHandler(handler)
+
+    async def __aenter__(self) -> Endpoint:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # --- records --------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def publish(self, record: Record) -> Record:
+        """Number ``record``, hold it, and hand it to every listener."""
+        record.seq = next(self._seq)
+        self.last_activity = record.time
+        for listener in list(self._listeners):
+            listener(record)
+        record.compact()
+        self.history.append(record)
+        return record
+
+    def _record(
+        self, kind: Kind, text: str, client: CrisClient | None = None, **more: object
+    ) -> Record:
+        return Record(
+            kind,
+            time=self.clock(),
+            peer=None if client is None else client.peer,
+            client=None if client is None else client.number,
+            origin=None if client is None else client.origin,
+            text=text,
+            **more,  # type: ignore[arg-type]
+        )
+
+    def notice(self, text: str, *, severity: NoteSeverity = "warning") -> Record:
+        """Publish a notice about the link itself (not a message)."""
+        note = Note("endpoint", text, severity)
+        return self.publish(Record("notice", time=self.clock(), text=text, notes=(note,)))
+
+    # --- sending --------------------------------------------------------------------
+
+    def send(self, text: str) -> Record | None:
+        """Send wire text to every connected CRIS client.
+
+        Returns the record of the sent message, or None when no client is
+        connected (then nothing is sent and nothing recorded).
+        """
+        connections = [c.connection for c in self.clients.values()]
+        if not connections:
+            return None
+        failed = 0
+        try:
+            broadcast(connections, text, raise_exceptions=True)
+        except ExceptionGroup as group:
+            failed = len(group.exceptions)
+        delivered = len(connections) - failed
+        self.counts.sent += 1
+        peer = next(iter(self.clients.values())).peer if len(self.clients) == 1 else "all"
+        record = Record(
+            "message",
+            time=self.clock(),
+            direction=Direction.PACS_TO_CRIS,
+            peer=peer,
+            client=next(iter(self.clients)) if len(self.clients) == 1 else None,
+            raw=text,
+            decoded=parse(text, Direction.PACS_TO_CRIS),
+            delivered=delivered,
+        )
+        return self.publish(record)
+
+    # --- HTTP and handshake checks -------------------------------------------------
+
+    def allow_origin(self, origin: str) -> None:
+        self.allowed_origins.add(normalize_origin(origin))
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        if origin is None or self.options.allow_any_origin:
+            return True
+        return normalize_origin(origin) in self.allowed_origins
+
+    def host_allowed(self, host_header: str | None) -> bool:
+        """True for a Host naming this machine by loopback name, IP literal or bound name.
+
+        DNS rebinding needs a host *name* that resolves to us; IP literals and
+        ``localhost`` cannot be rebound, other names are refused.
+        """
+        if not host_header:
+            return False
+        name, port = split_host(host_header)
+        if port != self.port and not (port is None and self.port in (80, 443)):
+            return False
+        if name in ("localhost", self.options.host.lower()):
+            return True
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            pass
+        if self.options.host in ("0.0.0.0", "::", ""):  # noqa: S104 - compared, not bound
+            return name in {socket.gethostname().lower(), socket.getfqdn().lower()}
+        return False
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        peer = format_peer(connection.remote_address)
+        path = request.path.split("?", 1)[0]
+        upgrade = "websocket" in ",".join(request.headers.get_all("Upgrade")).lower()
+        hosts, origins = request.headers.get_all("Host"), request.headers.get_all("Origin")
+        if len(hosts) != 1 or len(origins) > 1:
+            self._refuse(
+                peer, None, f"refused a request from {peer}: repeated Host or Origin header"
+            )
+            return _respond(
+                http.HTTPStatus.BAD_REQUEST, "One Host and at most one Origin header.\n"
+            )
+        host = hosts[0]
+        if not self.host_allowed(host):
+            self._refuse(
+                peer,
+                None,
+                f"refused a request from {peer} for Host {host!r}: "
+                "not this machine's name (DNS rebinding protection)",
+            )
+            return _respond(http.HTTPStatus.FORBIDDEN, "Host not allowed.\n")
+        if path == CONTROL_PATH and upgrade:
+            if self.control is None:
+                return _respond(http.HTTPStatus.NOT_FOUND, "No control channel here.\n")
+            refusal = self.control.authorize(request)
+            if refusal is not None:
+                self._refuse(peer, None, f"refused a control request from {peer}: {refusal[1]}")
+                return _respond(refusal[0], refusal[1] + "\n")
+            return None
+        if path != "/":
+            return _respond(
+                http.HTTPStatus.NOT_FOUND, "Nothing here: CRIS Reporting connects to /.\n"
+            )
+        if not upgrade:
+            return _html(endpoint_page(self.url, self.options.fingerprint, __version__))
+        origin = origins[0] if origins else None
+        if not self.origin_allowed(origin):
+            assert origin is not None
+            self._refuse(peer, origin, origin_refusal(origin, peer))
+            return _respond(
+                http.HTTPStatus.FORBIDDEN,
+                f"Origin {origin} is not allowed to use this PACS endpoint.\n"
+                f"Allow it with: cris-cli --allow-origin {origin}\n",
+            )
+        return None
+
+    def _refuse(self, peer: str, origin: str | None, text: str) -> None:
+        self.counts.refused += 1
+        self.publish(Record("refused", time=self.clock(), peer=peer, origin=origin, text=text))
+
+    # --- connections ----------------------------------------------------------------
+
+    async def _serve_connection(self, connection: ServerConnection) -> None:
+        request = connection.request
+        assert request is not None
+        if request.path.split("?", 1)[0] == CONTROL_PATH:
+            assert self.control is not None
+            await self.control.serve(connection)
+            return
+        origins = request.headers.get_all("Origin")
+        client = self._admit(connection, origins[0] if origins else None)
+        try:
+            await self._receive(client)
+        finally:
+            self.clients.pop(client.number, None)
+            self.publish(self._closed(client, connection))
+
+    def _admit(self, connection: ServerConnection, origin: str | None) -> CrisClient:
+        client = CrisClient(
+            number=next(self._numbers),
+            connection=connection,
+            peer=format_peer(connection.remote_address),
+            origin=origin,
+            since=self.clock(),
+        )
+        self.counts.connections += 1
+        while len(self.clients) >= max(self.options.max_clients, 1):
+            oldest = min(self.clients.values(), key=lambda c: c.since)
+            self.clients.pop(oldest.number)
+            asyncio.get_running_loop().create_task(
+                oldest.connection.close(CLOSE_REPLACED, f"replaced by CRIS client {client.number}")
+            )
+        self.clients[client.number] = client
+        source = f"origin {origin}" if origin else "no origin: a native client"
+        self.publish(
+            self._record(
+                "connect",
+                f"CRIS client {client.number} connected from {client.peer} ({source})",
+                client,
+            )
+        )
+        return client
+
+    async def _receive(self, client: CrisClient) -> None:
+        connection = client.connection
+        try:
+            async for frame in connection:
+                if isinstance(frame, bytes):
+                    self.counts.malformed += 1
+                    self.notice(
+                        f"CRIS client {client.number} sent a binary frame ({len(frame)} bytes); "
+                        "CRIS Connect messages are JSON text, so the connection was closed"
+                    )
+                    await connection.close(
+                        CLOSE_UNSUPPORTED, "binary frames are not supported; send JSON text"
+                    )
+                    return
+                self.ingest(client, frame)
+        except ConnectionClosed:
+            pass
+
+    def ingest(self, client: CrisClient, text: str) -> Record:
+        """One text message from CRIS: parsed, recorded, published."""
+        client.received += 1
+        self.counts.received += 1
+        decoded = parse(text, Direction.CRIS_TO_PACS)
+        if isinstance(decoded, Malformed):
+            self.counts.malformed += 1
+        record = Record(
+            "message",
+            time=self.clock(),
+            direction=Direction.CRIS_TO_PACS,
+            peer=client.peer,
+            client=client.number,
+            origin=client.origin,
+            raw=text,
+            decoded=decoded,
+        )
+        return self.publish(record)
+
+    def _closed(self, client: CrisClient, connection: ServerConnection) -> Record:
+        code, reason, who = _close_details(connection)
+        text = f"CRIS client {client.number} disconnected ({who}"
+        text += f", {code} {reason})" if code is not None else ")"
+        notes: tuple[Note, ...] = ()
+        if code == 1009:
+            notes = (
+                Note(
+                    "oversized",
+                    f"a message over {self.options.max_message_size} bytes was "
+                    "refused; raise endpoint.max_message_size if CRIS really sends such messages",
+                    "warning",
+                ),
+            )
+        elif code == 1007:
+            notes = (
+                Note("invalid-utf8", "the client sent text that is not valid UTF-8", "warning"),
+            )
+        return self._record("disconnect", text, client, notes=notes)
+
+    def status(self) -> dict[str, object]:
+        """Everything ``status`` shows, as JSON-ready values."""
+        now = self.clock()
+        return {
+            "url": self.url,
+            "tls": self.tls,
+            "fingerprint": self.options.fingerprint,
+            "uptime": round(now - self.started, 3),
+            "max_clients": self.options.max_clients,
+            "clients": [
+                {
+                    "client": c.number,
+                    "peer": c.peer,
+                    "origin": c.origin,
+                    "since": c.since,
+                    "received": c.received,
+                }
+                for c in self.clients.values()
+            ],
+            "counts": vars(self.counts).copy(),
+            "last_activity": self.last_activity,
+            "allowed_origins": sorted(self.allowed_origins),
+            "allow_any_origin": self.options.allow_any_origin,
+        }
+
+
+def split_host(header: str) -> tuple[str, int | None]:
+    """``localhost:56998`` -> (``localhost``, 56998); ``[::1]:56998`` -> (``::1``, 56998)."""
+    header = header.strip()
+    if header.startswith("["):
+        name, _, rest = header[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif header.count(":") == 1:
+        name, _, port_text = header.partition(":")
+    else:
+        name, port_text = header, ""
+    port = int(port_text) if port_text.isdigit() else None
+    return name.lower().rstrip("."), port
+
+
+def origin_refusal(origin: str, peer: str) -> str:
+    return (
+        f"refused browser origin {origin} from {peer}: not on the allow-list; "
+        f'to allow it: --allow-origin {origin}, or allow_origins = ["{origin}"] '
+        "under [endpoint] in the config file"
+    )
+
+
+def _close_details(connection: ServerConnection) -> tuple[int | None, str, str]:
+    """The close code, reason, and which side closed."""
+    protocol = connection.protocol
+    received, sent = protocol.close_rcvd, protocol.close_sent
+    if received is not None and (sent is None or protocol.close_rcvd_then_sent):
+        return received.code, _reason(received.code, received.reason), "closed by the client"
+    if sent is not None:
+        return sent.code, _reason(sent.code, sent.reason), "closed by the endpoint"
+    return None, "", "connection lost without a close frame"
+
+
+_CLOSE_NAMES = {
+    1000: "normal closure",
+    1001: "going away",
+    1003: "unsupported data",
+    1006: "abnormal closure",
+    1007: "invalid data",
+    1008: "policy violation",
+    1009: "message too big",
+    1011: "internal error",
+    CLOSE_REPLACED: "replaced",
+}
+
+
+def _reason(code: int, reason: str) -> str:
+    return reason or _CLOSE_NAMES.get(code, "no reason given")
+
+
+def _respond(status: int, text: str) -> Response:
+    headers = Headers(
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("Connection", "close"),
+        ]
+    )
+    body = text.encode("utf-8")
+    headers["Content-Length"] = str(len(body))
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+def _html(page: str) -> Response:
+    body = page.encode("utf-8")
+    headers = Headers(
+        [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(200, "OK", headers, body)

@@ -1,0 +1,188 @@
+"""What happens on a CRIS Connect link, one :class:`Record` at a time.
+
+A record is a message in either direction, a connection opening, closing or
+being refused, or a notice (a warning about the link itself). Every front
+end shows the same records; ``--json`` and ``--record`` files carry them in
+the NDJSON schema below, one object per line, every key always present:
+
+``seq``        number of the record at its endpoint, from 1
+``time``       ISO 8601 UTC timestamp, milliseconds
+``kind``       ``message``, ``connect``, ``disconnect``, ``refused`` or ``notice``
+``direction``  ``cris-to-pacs`` or ``pacs-to-cris`` (null for non-messages)
+``peer``       the CRIS client's address (``127.0.0.1:53422``), or null
+``client``     the CRIS client's number at its endpoint, or null
+``origin``     the browser origin the client sent, or null
+``raw``        the message verbatim (passwords masked), or null
+``command``    the command word as received, or null
+``fields``     the message's fields by wire name (passwords masked), or null
+``valid``      false when the message breaks the protocol, null for non-messages
+``deviations`` list of ``{code, severity, field, text}`` (see ``cris-cli lint``)
+``notes``      list of ``{code, severity, text}``: round-trip and safety checks,
+               close reasons
+``delivered``  for a message sent to CRIS: to how many clients, else null
+``text``       a human description of a non-message record, else null
+
+Held in memory, a record keeps only its raw text; the parsed form is made
+again when asked for, which keeps 100,000 held records small.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .codec import Decoded, Parsed, mask_secrets, masked_values, parse
+from .messages import Direction, Message, verb_of
+
+Kind = Literal["message", "connect", "disconnect", "refused", "notice"]
+NoteSeverity = Literal["info", "warning", "danger"]
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something a record means beyond its own content: a round-trip time, a
+    wrong-patient risk, a close reason."""
+
+    code: str
+    text: str
+    severity: NoteSeverity = "info"
+
+    def as_json(self) -> dict[str, str]:
+        return {"code": self.code, "severity": self.severity, "text": self.text}
+
+
+class Record:
+    """One thing that happened on the link. Immutable once published."""
+
+    __slots__ = (
+        "_decoded",
+        "client",
+        "delivered",
+        "direction",
+        "kind",
+        "notes",
+        "origin",
+        "peer",
+        "raw",
+        "seq",
+        "text",
+        "time",
+    )
+
+    def __init__(
+        self,
+        kind: Kind,
+        *,
+        seq: int = 0,
+        time: float,
+        direction: Direction | None = None,
+        peer: str | None = None,
+        client: int | None = None,
+        origin: str | None = None,
+        raw: str | None = None,
+        decoded: Decoded | None = None,
+        notes: tuple[Note, ...] = (),
+        delivered: int | None = None,
+        text: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.seq = seq
+        self.time = time
+        self.direction = direction
+        self.peer = peer
+        self.client = client
+        self.origin = origin
+        # Secrets are masked before the record exists, so no copy of it holds one.
+        self.raw = None if raw is None else mask_secrets(raw)
+        self._decoded = decoded
+        self.notes = notes
+        self.delivered = delivered
+        self.text = text
+
+    @property
+    def decoded(self) -> Decoded | None:
+        """The parsed message (made again from ``raw`` when it was dropped)."""
+        if self._decoded is None and self.raw is not None and self.direction is not None:
+            self._decoded = parse(self.raw, self.direction)
+        return self._decoded
+
+    @property
+    def message(self) -> Message | None:
+        decoded = self.decoded
+        return decoded.message if isinstance(decoded, Parsed) else None
+
+    @property
+    def command(self) -> str | None:
+        message = self.message
+        return None if message is None else verb_of(message)
+
+    def compact(self) -> None:
+        """Drop the parsed form to save memory; it is made again when needed."""
+        if self.raw is not None:
+            self._decoded = None
+
+    def with_notes(self, *notes: Note) -> Record:
+        """This record with more notes (before it is published)."""
+        self.notes = self.notes + notes
+        return self
+
+    def as_json(self) -> dict[str, Any]:
+        decoded = self.decoded
+        message = decoded.message if isinstance(decoded, Parsed) else None
+        return {
+            "seq": self.seq,
+            "time": iso_time(self.time),
+            "kind": self.kind,
+            "direction": None if self.direction is None else self.direction.value,
+            "peer": self.peer,
+            "client": self.client,
+            "origin": self.origin,
+            "raw": self.raw,
+            "command": None if message is None else verb_of(message),
+            "fields": None if message is None else masked_values(message),
+            "valid": None if decoded is None else decoded.valid,
+            "deviations": [] if decoded is None else [d.as_json() for d in decoded.deviations],
+            "notes": [n.as_json() for n in self.notes],
+            "delivered": self.delivered,
+            "text": self.text,
+        }
+
+    def to_line(self) -> str:
+        """The record as one NDJSON line, newline included."""
+        return json.dumps(self.as_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        """A record read back from its JSON form (a record file, the control channel)."""
+        direction = data.get("direction")
+        return cls(
+            data["kind"],
+            seq=int(data.get("seq") or 0),
+            time=parse_time(data["time"]),
+            direction=None if direction is None else Direction(direction),
+            peer=data.get("peer"),
+            client=data.get("client"),
+            origin=data.get("origin"),
+            raw=data.get("raw"),
+            notes=tuple(
+                Note(n["code"], n["text"], n.get("severity", "info"))
+                for n in data.get("notes") or ()
+            ),
+            delivered=data.get("delivered"),
+            text=data.get("text"),
+        )
+
+    def __repr__(self) -> str:
+        what = self.raw if self.kind == "message" else self.text
+        return f"<Record #{self.seq} {self.kind} {what!r}>"
+
+
+def iso_time(timestamp: float) -> str:
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> float:
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

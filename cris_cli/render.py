@@ -1,0 +1,266 @@
+"""Records as text: live table rows, plain lines, NDJSON.
+
+Table rows are built once, as ANSI text, when a record arrives, and printed
+append-only: nothing re-renders a whole table per event. The layout is fixed
+per terminal width (columns are dropped, least useful first, when narrow),
+so a row costs a few string operations.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .codec import Parsed
+from .identifiers import check_chi, check_nhs
+from .messages import Direction
+from .records import Record
+
+RESET = "\x1b[0m"
+STYLES = {
+    "dim": "\x1b[2m",
+    "bold": "\x1b[1m",
+    "red": "\x1b[31m",
+    "bold red": "\x1b[1;31m",
+    "danger": "\x1b[1;97;41m",
+    "green": "\x1b[32m",
+    "bold green": "\x1b[1;32m",
+    "yellow": "\x1b[33m",
+    "bold yellow": "\x1b[1;33m",
+    "blue": "\x1b[34m",
+    "bold blue": "\x1b[1;34m",
+    "magenta": "\x1b[35m",
+    "cyan": "\x1b[36m",
+    "bold cyan": "\x1b[1;36m",
+    "bold magenta": "\x1b[1;35m",
+}
+
+COMMAND_STYLES = {
+    "EVENT": "bold green",
+    "READONLY": "green",
+    "COMMIT": "bold blue",
+    "RELEASE": "yellow",
+    "PREFETCH": "magenta",
+    "LOGIN": "bold",
+    "LOGOUT": "bold",
+    "DISPLAY": "bold cyan",
+    "CLEAR": "cyan",
+    "FETCHED": "cyan",
+}
+KIND_STYLES = {"connect": "dim", "disconnect": "dim", "refused": "bold red", "notice": "yellow"}
+NOTE_STYLES = {"info": "dim", "warning": "yellow", "danger": "danger"}
+MASKED = "•" * 10
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    width: int
+    align: str = "<"
+
+
+# Dropped right to left from this list as the terminal narrows.
+OPTIONAL_COLUMNS = ("time", "nhs", "chi", "exam", "domain")
+NOTE_MIN = 24
+
+
+def cell_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal (wide East Asian characters take two)."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def fit(text: str, width: int, align: str = "<") -> str:
+    """``text`` cut with an ellipsis or padded to exactly ``width`` columns."""
+    used = cell_width(text)
+    if used > width:
+        cut = text
+        while cell_width(cut) > width - 1:
+            cut = cut[:-1]
+        return cut + "…" + " " * (width - 1 - cell_width(cut))
+    padding = " " * (width - used)
+    return padding + text if align == ">" else text + padding
+
+
+def local_role_labels(local: str) -> dict[Direction, str]:
+    """Direction labels from the local side's view: the peer's name and an arrow."""
+    peer = "CRIS" if local == "pacs" else "PACS"
+    outgoing = Direction.PACS_TO_CRIS if local == "pacs" else Direction.CRIS_TO_PACS
+    return {outgoing: f"→{peer}", outgoing.reverse: f"{peer}→"}
+
+
+class RowFormatter:
+    """Formats records as table rows for a terminal ``width`` columns wide."""
+
+    def __init__(
+        self, width: int = 120, *, color: bool = True, redact: bool = False, local: str = "pacs"
+    ) -> None:
+        self.color = color
+        self.redact = redact
+        self.labels = local_role_labels(local)
+        self.columns = self._layout(max(width, 40))
+        self._clock_second = -1
+        self._clock_text = ""
+
+    def _layout(self, width: int) -> list[Column]:
+        columns = [
+            Column("#", 5, ">"),
+            Column("time", 12),
+            Column("dir", 5),
+            Column("command", 10),
+            Column("accession", 14),
+            Column("exam", 6),
+            Column("nhs", 11),
+            Column("chi", 11),
+            Column("domain", 6),
+        ]
+        dropped = list(reversed(OPTIONAL_COLUMNS))
+        while sum(c.width + 1 for c in columns) + NOTE_MIN > width and dropped:
+            name = dropped.pop()
+            columns = [c for c in columns if c.name != name]
+        used = sum(c.width + 1 for c in columns)
+        spare = width - used - NOTE_MIN
+        if spare > 0:  # give the accession column room for two numbers, the rest to notes
+            grow = min(spare, 12)
+            columns = [
+                Column(c.name, c.width + grow) if c.name == "accession" else c for c in columns
+            ]
+            used += grow
+        columns.append(Column("note", max(width - used, 10)))
+        return columns
+
+    @property
+    def note_offset(self) -> int:
+        return sum(c.width + 1 for c in self.columns[:-1])
+
+    def _paint(self, text: str, style: str | None) -> str:
+        if not self.color or not style:
+            return text
+        return f"{STYLES[style]}{text}{RESET}"
+
+    def header(self) -> str:
+        cells = [fit(c.name, c.width, c.align) for c in self.columns]
+        return self._paint(" ".join(cells).rstrip(), "bold")
+
+    def _clock(self, timestamp: float) -> str:
+        second = int(timestamp)
+        if second != self._clock_second:
+            self._clock_second = second
+            self._clock_text = time.strftime("%H:%M:%S", time.localtime(second))
+        return f"{self._clock_text}.{int((timestamp - second) * 1000):03d}"
+
+    def _identifier(
+        self, value: str | None, check: Callable[[str], object]
+    ) -> tuple[str, str | None]:
+        if not value:
+            return "", None
+        valid = getattr(check(value), "valid", False)
+        mark = "✓" if valid else "✗"
+        shown = MASKED if self.redact else value
+        return f"{shown}{mark}", None if valid else "red"
+
+    def row(self, record: Record) -> str:
+        """The record as one or more lines of ANSI text (no trailing newline)."""
+        cells: dict[str, tuple[str, str | None]] = {
+            "#": (str(record.seq), "dim"),
+            "time": (self._clock(record.time), "dim"),
+        }
+        notes: list[tuple[str, str | None]] = []
+        if record.kind == "message":
+            self._message_cells(record, cells, notes)
+        else:
+            cells["command"] = (record.kind, KIND_STYLES.get(record.kind))
+            notes.append((record.text or "", KIND_STYLES.get(record.kind)))
+        for note in record.notes:
+            if record.kind == "notice" and note.text == record.text:
+                continue
+            notes.append((note.text, NOTE_STYLES[note.severity]))
+        parts = []
+        for column in self.columns[:-1]:
+            text, style = cells.get(column.name, ("", None))
+            parts.append(self._paint(fit(text, column.width, column.align), style))
+        note_width = self.columns[-1].width
+        first, *more = notes or [("", None)]
+        line = " ".join(parts) + " " + self._paint(fit(first[0], note_width), first[1])
+        lines = [line.rstrip()]
+        indent = " " * self.note_offset
+        lines += [
+            indent + self._paint(fit(text, note_width), style).rstrip() for text, style in more
+        ]
+        return "\n".join(lines)
+
+    def _message_cells(
+        self,
+        record: Record,
+        cells: dict[str, tuple[str, str | None]],
+        notes: list[tuple[str, str | None]],
+    ) -> None:
+        assert record.direction is not None
+        cells["dir"] = (self.labels[record.direction], "dim")
+        decoded = record.decoded
+        if not isinstance(decoded, Parsed):
+            cells["command"] = ("malformed", "bold red")
+            notes.append((f"{decoded.reason if decoded else '?'}: {record.raw!r}", "red"))
+            return
+        message = decoded.message
+        command = record.command or "?"
+        style = COMMAND_STYLES.get(command, "bold red") if command in COMMAND_STYLES else "red"
+        cells["command"] = (command, style)
+        cells["accession"] = (" ".join(getattr(message, "accession", ())), None)
+        cells["exam"] = (getattr(message, "exam_code", None) or "", None)
+        cells["domain"] = (getattr(message, "domain", None) or "", "dim")
+        cells["nhs"] = self._identifier(getattr(message, "nhs", None), check_nhs)
+        cells["chi"] = self._identifier(getattr(message, "chi", None), check_chi)
+        if record.delivered is not None and record.delivered != 1:
+            notes.append((f"delivered to {record.delivered} clients", "dim"))
+        for deviation in decoded.deviations:
+            if self.redact and deviation.field in ("nhs", "chi"):
+                text = f"{deviation.field} fails its check"
+            else:
+                text = deviation.text
+            notes.append((text, "red" if deviation.is_error else "yellow"))
+
+
+def plain_line(record: Record, local: str = "pacs") -> str:
+    """A record as plain text for pipes and logs: one line, then one per deviation or note."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(record.time))
+    millis = int((record.time % 1) * 1000)
+    head = f"#{record.seq} {stamp}.{millis:03d}"
+    if record.kind != "message":
+        lines = [f"{head} {record.kind}: {record.text}"]
+    else:
+        assert record.direction is not None
+        label = local_role_labels(local)[record.direction]
+        decoded = record.decoded
+        if isinstance(decoded, Parsed):
+            fields = " ".join(
+                f"{key}={' '.join(value) if isinstance(value, list) else value}"
+                for key, value in record_fields(record).items()
+            )
+            lines = [f"{head} {label} {record.command} {fields}".rstrip()]
+        else:
+            lines = [f"{head} {label} malformed {record.raw!r}"]
+        if decoded is not None:
+            lines += [f"    {d.severity.value} {d.code}: {d.text}" for d in decoded.deviations]
+        if record.delivered is not None:
+            lines[0] += f" (delivered to {record.delivered})"
+    lines += [f"    {n.severity} {n.code}: {n.text}" for n in record.notes if n.text != record.text]
+    return "\n".join(lines)
+
+
+def record_fields(record: Record) -> dict[str, object]:
+    """The wire fields of a record's message except the command, secrets masked."""
+    from .codec import masked_values
+
+    message = record.message
+    if message is None:
+        return {}
+    values = masked_values(message)
+    values.pop("command", None)
+    return values
