@@ -87,6 +87,9 @@ def generate(files: CertificateFiles, *, days: int = VALIDITY_DAYS) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SUBJECT_NAME)])
     now = datetime.datetime.now(datetime.UTC)
+    not_after = now + datetime.timedelta(days=days)
+    # A few minutes' grace for clocks behind ours (a negative validity is for tests).
+    not_before = min(now - datetime.timedelta(minutes=5), not_after - datetime.timedelta(days=1))
     key_id = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
         x509.CertificateBuilder()
@@ -94,8 +97,8 @@ def generate(files: CertificateFiles, *, days: int = VALIDITY_DAYS) -> None:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=days))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(
             x509.SubjectAlternativeName(
                 [
