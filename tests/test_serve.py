@@ -47,6 +47,7 @@ def test_serve_json_shows_every_message_and_stops_cleanly_on_sigint() -> None:
         ["serve", "--port", "0", "--json", "--allow-origin", "https://cris.example"]
     ) as serve:
         port = serve.port()
+        serve.wait_for("allowed browser origins: https://cris.example")
         banner = serve.stderr
         assert "SHA-256 fingerprint:" in banner
         assert f"open https://localhost:{port}/ once and accept the certificate" in banner
@@ -114,6 +115,7 @@ def test_serve_plain_lines_and_refusals_then_sigterm() -> None:
 def test_serve_without_tls() -> None:
     with Running(["serve", "--port", "0", "--no-tls", "--json"]) as serve:
         port = serve.port()
+        serve.wait_for("no browser origin allowed yet")
         assert "fingerprint" not in serve.stderr
 
         async def plain() -> None:
