@@ -50,8 +50,8 @@ function _shtab_cris_cli_using
   test "$_shtab_cris_cli_cmdpath" = "$argv"
 end
 
-set -g _shtab_cris_cli_commands serve lint cert 'cert show' 'cert path' 'cert regenerate' 'cert export' doctor config 'config path' 'config show' completion
-set -g _shtab_cris_cli_opts_with_value --allow-origin --cert --from --host --key --max-clients --max-message-size --pfx --port
+set -g _shtab_cris_cli_commands serve send watch lint cert 'cert show' 'cert path' 'cert regenerate' 'cert export' doctor config 'config path' 'config show' completion
+set -g _shtab_cris_cli_opts_with_value --accession --allow-origin --cert --command --expect --from --history --host --key --max-clients --max-message-size --pfx --port --timeout --wait
 
 complete -c cris-cli -e
 complete -c cris-cli -f
@@ -72,6 +72,31 @@ complete -c cris-cli -n '_shtab_cris_cli_using serve' -l allow-remote -d 'allow 
 complete -c cris-cli -n '_shtab_cris_cli_using serve' -l max-clients -x -d 'CRIS clients at once (default 1: a new one replaces the old; more: commands go to all)'
 complete -c cris-cli -n '_shtab_cris_cli_using serve' -l max-message-size -x -d 'largest message accepted (default 65536)'
 complete -c cris-cli -n '_shtab_cris_cli_using serve' -l json -d 'print NDJSON records'
+complete -c cris-cli -n '_shtab_cris_cli_using; and test $_shtab_cris_cli_npos -eq 0' -a send -d 'Send one command to CRIS Reporting, in the same words as the interactive shell:'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -s h -l help -d 'show this help message and exit'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l expect -x -d 'COMMAND [ACCESSION]: wait for this event from CRIS after sending, and print it'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l timeout -x -d 'how long --expect waits (default 10)'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l wait -x -d 'how long to wait for a CRIS client to be connected (default 30)'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l password-stdin -d 'read the login password from stdin'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l json -d 'print the expected event as NDJSON'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l host -x -d 'address to listen on (default 127.0.0.1)'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l port -x -d 'port to listen on (default 56998)'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l tls -l no-tls -d 'serve wss:// with a certificate (default); --no-tls serves plain ws://'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l cert -xka "(__fish_complete_path (commandline -ct))" -d 'PEM certificate to serve'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l key -xka "(__fish_complete_path (commandline -ct))" -d 'PEM key for --cert'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l pfx -xka "(__fish_complete_path (commandline -ct))" -d 'PKCS#12 file with certificate and key; password from CRIS_CLI_PFX_PASSWORD or asked'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l allow-origin -x -d 'let browser pages from this origin connect (repeatable; adds to the config)'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l allow-any-origin -d 'let any web page connect (unsafe: any site you visit could drive CRIS)'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l allow-remote -d 'allow --host to be an address other machines can reach'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l max-clients -x -d 'CRIS clients at once (default 1: a new one replaces the old; more: commands go to all)'
+complete -c cris-cli -n '_shtab_cris_cli_using send' -l max-message-size -x -d 'largest message accepted (default 65536)'
+complete -c cris-cli -n '_shtab_cris_cli_using; and test $_shtab_cris_cli_npos -eq 0' -a watch -d 'Attach to the cris-cli endpoint on the port and print its records as they happen,'
+complete -c cris-cli -n '_shtab_cris_cli_using watch' -s h -l help -d 'show this help message and exit'
+complete -c cris-cli -n '_shtab_cris_cli_using watch' -l command -x -d 'only messages with these commands (EVENT,RELEASE; repeatable)'
+complete -c cris-cli -n '_shtab_cris_cli_using watch' -l accession -x -d 'only messages naming ACC (repeatable)'
+complete -c cris-cli -n '_shtab_cris_cli_using watch' -l history -x -d 'first show the last N held records'
+complete -c cris-cli -n '_shtab_cris_cli_using watch' -l json -d 'print NDJSON records'
+complete -c cris-cli -n '_shtab_cris_cli_using watch' -l port -x -d 'the endpoint'"'"'s port (default 56998)'
 complete -c cris-cli -n '_shtab_cris_cli_using; and test $_shtab_cris_cli_npos -eq 0' -a lint -d 'Check CRIS Connect messages against the protocol: missing and mistyped fields,'
 complete -c cris-cli -n '_shtab_cris_cli_using lint' -s h -l help -d 'show this help message and exit'
 complete -c cris-cli -n '_shtab_cris_cli_using lint' -l from -xka "cris pacs" -d 'who sent the messages: cris (events) or pacs (commands); records say it themselves'

@@ -21,6 +21,8 @@ from .parser import PROG, build_parser
 # subcommand -> "module:function"; each function takes (args, env) and returns an exit code.
 COMMANDS: dict[str, str] = {
     "serve": "cris_cli.serve:run",
+    "send": "cris_cli.send:run",
+    "watch": "cris_cli.watch:run",
     "lint": "cris_cli.lint:run",
     "cert": "cris_cli.certs:run",
     "doctor": "cris_cli.doctor:run",

@@ -37,12 +37,13 @@ from websockets.http11 import Request, Response
 from . import __version__
 from .codec import Malformed, parse
 from .errors import PortInUse
+from .handshakes import explain_tls_failure, reporting_ssl_object, sniffing_connection
 from .messages import Direction
 from .pages import endpoint_page
 from .ports import holder_of
 from .records import Kind, Note, NoteSeverity, Record
+from .runtime import CONTROL_PATH
 
-CONTROL_PATH = "/cris-cli/control"
 CLOSE_REPLACED = 4001  # private close code: a newer CRIS connection took this one's place
 CLOSE_UNSUPPORTED = 1003
 
@@ -164,12 +165,15 @@ class Endpoint:
 
     async def start(self) -> None:
         """Bind and listen. Raises :class:`PortInUse` when the port is taken."""
+        if self.options.ssl is not None:
+            self.options.ssl.sslobject_class = reporting_ssl_object(self._tls_failed)
         try:
             self._server = await serve(
                 self._serve_connection,
                 self.options.host,
                 self.options.port,
                 ssl=self.options.ssl,
+                create_connection=None if self.tls else sniffing_connection(self._tls_attempted),
                 process_request=self._process_request,
                 compression=None,  # loopback: compression costs time and saves nothing
                 max_size=self.options.max_message_size,
@@ -241,6 +245,15 @@ class Endpoint:
         """Publish a notice about the link itself (not a message)."""
         note = Note("endpoint", text, severity)
         return self.publish(Record("notice", time=self.clock(), text=text, notes=(note,)))
+
+    def _tls_failed(self, reason: str) -> None:
+        self.notice(explain_tls_failure(reason, self.page_url))
+
+    def _tls_attempted(self, peer: str) -> None:
+        self.notice(
+            f"{peer} tried to speak TLS (wss://) but this endpoint runs without it (--no-tls); "
+            "drop --no-tls, or configure the client for ws://"
+        )
 
     # --- sending --------------------------------------------------------------------
 

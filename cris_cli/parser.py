@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     _add_serve(commands)
+    _add_send(commands)
+    _add_watch(commands)
     _add_lint(commands)
     _add_cert(commands)
     _add_doctor(commands)
@@ -175,6 +177,96 @@ def _add_serve(commands: Commands) -> None:
     )
     add_endpoint_options(serve)
     serve.add_argument("--json", action="store_true", help="print NDJSON records")
+
+
+SEND_EXIT = """\
+exit status:
+    0  delivered (and, with --expect, the expected event arrived)
+    2  wrong command or flag; nothing sent
+    4  no CRIS client connected within --wait
+    5  the --expect event did not arrive within --timeout
+    6  connection or TLS failure
+  130  interrupted"""
+
+
+def _add_send(commands: Commands) -> None:
+    send = _subparser(
+        commands,
+        "send",
+        "send one command to CRIS Reporting and exit",
+        "Send one command to CRIS Reporting, in the same words as the interactive shell:\n"
+        "  display ACCESSION [ACCESSION ...]   clear   login USER   logout\n"
+        "  fetched ACCESSION [ACCESSION ...]   raw JSON\n"
+        "Through the endpoint that owns the port if one runs; otherwise cris-cli listens\n"
+        "there itself, waits for CRIS to connect (--wait), sends and exits. The login\n"
+        "password is never an argument: it is asked on a terminal, or read from\n"
+        "CRIS_CLI_PASSWORD or (with --password-stdin) the first line of stdin.",
+        "examples:\n"
+        "  cris-cli send display HSS07170319\n"
+        "  cris-cli send display HSS07170319 --expect EVENT HSS07170319\n"
+        '  cris-cli send raw \'{"command":"CLEAR"}\'\n'
+        "  printf '%s\\n' \"$PW\" | cris-cli send login rad1 --password-stdin\n\n" + SEND_EXIT,
+    )
+    send.add_argument("words", nargs="+", metavar="COMMAND", help="the command and its arguments")
+    send.add_argument(
+        "--expect",
+        nargs="+",
+        metavar="WORD",
+        help="COMMAND [ACCESSION]: wait for this event from CRIS after sending, and print it",
+    )
+    send.add_argument(
+        "--timeout", type=_seconds, metavar="SECONDS", help="how long --expect waits (default 10)"
+    )
+    send.add_argument(
+        "--wait",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long to wait for a CRIS client to be connected (default 30)",
+    )
+    send.add_argument(
+        "--password-stdin", action="store_true", help="read the login password from stdin"
+    )
+    send.add_argument("--json", action="store_true", help="print the expected event as NDJSON")
+    add_endpoint_options(send)
+
+
+def _add_watch(commands: Commands) -> None:
+    watch = _subparser(
+        commands,
+        "watch",
+        "stream the records of a running endpoint",
+        "Attach to the cris-cli endpoint on the port and print its records as they happen,\n"
+        "until interrupted; if the endpoint stops, wait for it and attach again. Output is\n"
+        "a table on a terminal, plain lines in a pipe, NDJSON with --json (the same\n"
+        "schema as 'serve --json').",
+    )
+    watch.add_argument(
+        "--command",
+        dest="command_filter",
+        action="append",
+        metavar="LIST",
+        help="only messages with these commands (EVENT,RELEASE; repeatable)",
+    )
+    watch.add_argument(
+        "--accession", action="append", metavar="ACC", help="only messages naming ACC (repeatable)"
+    )
+    watch.add_argument(
+        "--history", type=int, default=0, metavar="N", help="first show the last N held records"
+    )
+    watch.add_argument("--json", action="store_true", help="print NDJSON records")
+    watch.add_argument(
+        "--port", metavar="PORT", type=_port, help="the endpoint's port (default 56998)"
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
 
 
 def _add_cert(commands: Commands) -> None:

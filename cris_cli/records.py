@@ -58,6 +58,7 @@ class Record:
 
     __slots__ = (
         "_decoded",
+        "_line",
         "client",
         "delivered",
         "direction",
@@ -97,6 +98,7 @@ class Record:
         # Secrets are masked before the record exists, so no copy of it holds one.
         self.raw = None if raw is None else mask_secrets(raw)
         self._decoded = decoded
+        self._line: str | None = None
         self.notes = notes
         self.delivered = delivered
         self.text = text
@@ -119,13 +121,15 @@ class Record:
         return None if message is None else verb_of(message)
 
     def compact(self) -> None:
-        """Drop the parsed form to save memory; it is made again when needed."""
+        """Drop derived forms to save memory; they are made again when needed."""
+        self._line = None
         if self.raw is not None:
             self._decoded = None
 
     def with_notes(self, *notes: Note) -> Record:
         """This record with more notes (before it is published)."""
         self.notes = self.notes + notes
+        self._line = None
         return self
 
     def as_json(self) -> dict[str, Any]:
@@ -150,8 +154,12 @@ class Record:
         }
 
     def to_line(self) -> str:
-        """The record as one NDJSON line, newline included."""
-        return json.dumps(self.as_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        """The record as one NDJSON line, newline included (made once per publication)."""
+        if self._line is None:
+            self._line = (
+                json.dumps(self.as_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+            )
+        return self._line
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:

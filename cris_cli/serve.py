@@ -1,4 +1,8 @@
-"""``cris-cli serve``: the headless PACS endpoint."""
+"""``cris-cli serve``: the headless PACS endpoint.
+
+When a cris-cli endpoint already owns the port, serve shows that endpoint's
+records instead of failing with "address in use".
+"""
 
 from __future__ import annotations
 
@@ -7,40 +11,48 @@ import asyncio
 import shutil
 
 from . import config
-from .endpoint import Endpoint
 from .environment import Environment
-from .hosting import banner, endpoint_options
+from .hosting import banner
 from .lifecycle import stop_on_signals
+from .links import attach, host
 from .sinks import LineSink, output_mode, record_writer
+from .watch import follow
 
 
 def run(args: argparse.Namespace, env: Environment) -> int:
     settings = config.from_args(args, env.environ)
-    options, cert = endpoint_options(settings, env)
-    return asyncio.run(_serve(Endpoint(options), cert, settings, args, env))
+    return asyncio.run(_serve(settings, args, env))
 
 
-async def _serve(
-    endpoint: Endpoint,
-    cert: object,
-    settings: config.Settings,
-    args: argparse.Namespace,
-    env: Environment,
-) -> int:
+async def _serve(settings: config.Settings, args: argparse.Namespace, env: Environment) -> int:
+    attached = await attach(settings.port)
+    if attached is not None:
+        env.say(
+            f"cris-cli: {attached.description} already owns port {settings.port}; "
+            "showing its records (Ctrl-C stops this view, not that endpoint)"
+        )
+        return await follow(
+            settings.port,
+            env,
+            args.json,
+            lambda record: True,
+            first=attached,
+            redact=settings.redact,
+        )
+    link = await host(settings, env)
     stop = asyncio.Event()
     sink = LineSink(env.stdout)
     mode = output_mode(args.json, env.stdout_isatty)
     width = shutil.get_terminal_size((120, 24)).columns
     writer = record_writer(mode, sink, width=width, color=env.color, redact=settings.redact)
-    await endpoint.start()
-    endpoint.add_listener(writer)
-    for line in banner(endpoint, cert, settings):  # type: ignore[arg-type]
+    await link.subscribe(writer)
+    for line in banner(link.endpoint, link.certificate, settings):
         env.say(line)
     try:
         with stop_on_signals(stop):
             await stop.wait()
     finally:
-        await endpoint.close()
+        await link.close()
         sink.flush()
     env.say("cris-cli: endpoint stopped")
     return 0

@@ -107,3 +107,44 @@ class Running:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (for commands that take --port)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def run_async(
+    args: Sequence[str],
+    *,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> tuple[int, str, str]:
+    """Run cris-cli to completion without blocking the test's event loop."""
+    import asyncio
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cris_cli",
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(os.environ) | (env or {}),
+    )
+    try:
+        out, err = await asyncio.wait_for(
+            process.communicate(None if stdin is None else stdin.encode()), timeout
+        )
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

@@ -9,7 +9,6 @@ import ssl
 from pathlib import Path
 
 import pytest
-from endpoints import Watcher, make_cert, options, trusting, url
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
@@ -19,6 +18,7 @@ from cris_cli.codec import Malformed, Parsed
 from cris_cli.endpoint import Endpoint, split_host
 from cris_cli.errors import PortInUse
 from cris_cli.messages import Direction, ReportOpened
+from endpoints import Watcher, make_cert, options, trusting, url
 
 EVERY_EVENT = [
     '{"command":"LOGIN","domain":"RXH"}',
@@ -355,3 +355,25 @@ def test_tls_refuses_an_untrusted_client_context(cert: tls.CertificateFiles) -> 
                     pass
 
     asyncio.run(attempt())
+
+
+async def test_plain_http_to_a_tls_endpoint_is_explained(cert: tls.CertificateFiles) -> None:
+    async with Endpoint(options(cert)) as endpoint:
+        watcher = Watcher(endpoint)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", endpoint.port)
+        writer.write(f"GET / HTTP/1.1\r\nHost: localhost:{endpoint.port}\r\n\r\n".encode())
+        await writer.drain()
+        notice = await watcher.wait_for(lambda r: r.kind == "notice")
+        writer.close()
+        assert "spoke plain http:// or ws:// to this TLS endpoint" in (notice.text or "")
+
+
+async def test_tls_to_a_plain_endpoint_is_explained(cert: tls.CertificateFiles) -> None:
+    async with Endpoint(options()) as endpoint:
+        watcher = Watcher(endpoint)
+        with pytest.raises((ssl.SSLError, OSError, ConnectionClosed)):
+            async with connect(url(endpoint).replace("ws://", "wss://"), ssl=trusting(cert)):
+                pass
+        notice = await watcher.wait_for(lambda r: r.kind == "notice")
+        assert "tried to speak TLS (wss://)" in (notice.text or "")
+        assert "--no-tls" in (notice.text or "")

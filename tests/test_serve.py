@@ -7,11 +7,11 @@ import json
 import signal
 
 import pytest
-from processes import Running
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from cris_cli import paths, tls
+from processes import Running
 
 SCHEMA = {
     "seq",

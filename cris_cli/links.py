@@ -1,0 +1,257 @@
+"""One interface to a PACS endpoint, whether this process hosts it or attaches
+to one that another cris-cli process runs.
+
+Front ends (the shell, scripts, ``send``, ``watch``, ``serve``) talk to a
+:class:`Link` and never care which kind they got: :func:`open_link` attaches
+when an endpoint already owns the port, and hosts one otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import runtime
+from .errors import ConnectionFailed
+from .records import Record
+from .remote import ControlClient
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .endpoint import Endpoint
+    from .environment import Environment
+    from .hosting import Certificate
+
+Listener = Callable[[Record], None]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The outcome of sending one message: to how many CRIS clients, and its record number."""
+
+    delivered: int
+    seq: int | None
+
+
+class Link(ABC):
+    """A PACS endpoint this process can send through and listen to."""
+
+    hosted: bool
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    @abstractmethod
+    async def send(self, text: str) -> Sent: ...
+
+    @abstractmethod
+    async def status(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def allow_origin(self, origin: str) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def _start_listening(self, history: int) -> None: ...
+
+    @property
+    @abstractmethod
+    def description(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def port(self) -> int: ...
+
+    async def subscribe(self, listener: Listener, *, history: int = 0) -> None:
+        """Hand every record from now on (and the last ``history`` held) to ``listener``."""
+        first = not self._listeners
+        self._listeners.append(listener)
+        if first:
+            await self._start_listening(history)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _dispatch(self, record: Record) -> None:
+        for listener in list(self._listeners):
+            listener(record)
+
+    async def clients(self) -> list[dict[str, Any]]:
+        clients: list[dict[str, Any]] = (await self.status())["clients"]
+        return clients
+
+    async def wait_for_client(self, within: float) -> bool:
+        """True once a CRIS client is connected; False if none connects ``within`` seconds."""
+        connected = asyncio.Event()
+
+        def watch(record: Record) -> None:
+            if record.kind == "connect":
+                connected.set()
+
+        await self.subscribe(watch)
+        try:
+            if await self.clients():
+                return True
+            try:
+                await asyncio.wait_for(connected.wait(), within)
+            except TimeoutError:
+                return False
+            return True
+        finally:
+            self.unsubscribe(watch)
+
+
+class LocalLink(Link):
+    """An endpoint this process hosts, announced to others by a runtime file."""
+
+    hosted = True
+
+    def __init__(self, endpoint: Endpoint, certificate: Certificate | None) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.certificate = certificate
+        self.info: runtime.RuntimeInfo | None = None
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.port
+
+    @property
+    def description(self) -> str:
+        return f"endpoint {self.endpoint.url} (this process)"
+
+    async def start(self) -> None:
+        from .control import ControlServer
+
+        await self.endpoint.start()
+        token = runtime.new_token()
+        ControlServer(self.endpoint, token)
+        cert = self.certificate
+        self.info = runtime.RuntimeInfo(
+            port=self.endpoint.port,
+            host=self.endpoint.options.host,
+            pid=os.getpid(),
+            tls=self.endpoint.tls,
+            cert_pem=None if cert is None else cert.pem,
+            fingerprint=None if cert is None else cert.fingerprint,
+            token=token,
+            started=time.time(),
+        )
+        runtime.publish(self.info)
+
+    async def send(self, text: str) -> Sent:
+        record = self.endpoint.send(text)
+        return Sent(0, None) if record is None else Sent(record.delivered or 0, record.seq)
+
+    async def status(self) -> dict[str, Any]:
+        return self.endpoint.status() | {"pid": os.getpid()}
+
+    async def allow_origin(self, origin: str) -> None:
+        self.endpoint.allow_origin(origin)
+
+    async def _start_listening(self, history: int) -> None:
+        for record in list(self.endpoint.history)[-history:] if history else ():
+            self._dispatch(record)
+        self.endpoint.add_listener(self._dispatch)
+
+    async def close(self) -> None:
+        if self.info is not None:
+            runtime.withdraw(self.info)
+        await self.endpoint.close()
+
+
+class RemoteLink(Link):
+    """An endpoint another cris-cli process hosts, reached over its control channel."""
+
+    hosted = False
+
+    def __init__(self, client: ControlClient) -> None:
+        super().__init__()
+        self.client = client
+        self.dropped = 0
+        client.on_record = self._dispatch
+        client.on_dropped = self._note_dropped
+
+    @property
+    def port(self) -> int:
+        return self.client.info.port
+
+    @property
+    def description(self) -> str:
+        info = self.client.info
+        scheme = "wss" if info.tls else "ws"
+        return f"endpoint {scheme}://localhost:{info.port}/ (process {info.pid})"
+
+    def _note_dropped(self, count: int) -> None:
+        self.dropped += count
+
+    async def send(self, text: str) -> Sent:
+        delivered, seq = await self.client.send(text)
+        return Sent(delivered, seq)
+
+    async def status(self) -> dict[str, Any]:
+        return await self.client.status()
+
+    async def allow_origin(self, origin: str) -> None:
+        await self.client.allow_origin(origin)
+
+    async def _start_listening(self, history: int) -> None:
+        await self.client.subscribe(history)
+
+    async def wait_closed(self) -> None:
+        await self.client.wait_closed()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def attach(port: int) -> RemoteLink | None:
+    """A link to the cris-cli endpoint running on ``port``, or None if there is none.
+
+    A runtime file whose endpoint cannot be reached is stale: it is removed.
+    """
+    if port == 0:
+        return None
+    info = runtime.find(port)
+    if info is None:
+        return None
+    try:
+        return RemoteLink(await ControlClient.connect(info))
+    except ConnectionFailed:
+        if not _listening(info):
+            runtime.runtime_file(port).unlink(missing_ok=True)
+            return None
+        raise
+
+
+def _listening(info: runtime.RuntimeInfo) -> bool:
+    from .ports import is_listening
+
+    return is_listening(info.control_host.strip("[]"), info.port)
+
+
+async def host(settings: Settings, env: Environment, *, port: int | None = None) -> LocalLink:
+    """Start an endpoint in this process, as the settings say."""
+    from .endpoint import Endpoint
+    from .hosting import endpoint_options
+
+    options, certificate = endpoint_options(settings, env, port=port)
+    link = LocalLink(Endpoint(options), certificate)
+    await link.start()
+    return link
+
+
+async def open_link(settings: Settings, env: Environment) -> Link:
+    """Attach to the endpoint on the configured port, or host one there."""
+    attached = await attach(settings.port)
+    if attached is not None:
+        return attached
+    return await host(settings, env)

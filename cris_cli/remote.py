@@ -1,0 +1,124 @@
+"""Using a running endpoint from another process, over its control channel
+(see :mod:`cris_cli.control` for the messages).
+
+Kept free of the server side so that ``cris-cli send`` through a running
+endpoint imports as little as possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from .errors import ConnectionFailed
+from .records import Record
+from .runtime import CONTROL_PATH, RuntimeInfo
+from .tls import pinned_client_context
+
+
+class ControlClient:
+    """A control session with a running endpoint, from another process."""
+
+    def __init__(self, connection: ClientConnection, info: RuntimeInfo) -> None:
+        self.connection = connection
+        self.info = info
+        self.on_record: Callable[[Record], None] | None = None
+        self.on_dropped: Callable[[int], None] | None = None
+        self._pending: deque[asyncio.Future[dict[str, Any]]] = deque()
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def connect(cls, info: RuntimeInfo, *, open_timeout: float = 5) -> ControlClient:
+        scheme = "wss" if info.tls else "ws"
+        uri = f"{scheme}://{info.control_host}:{info.port}{CONTROL_PATH}"
+        context = pinned_client_context(info.cert_pem) if info.tls and info.cert_pem else None
+        try:
+            connection = await connect(
+                uri,
+                ssl=context,
+                additional_headers={"Authorization": f"Bearer {info.token}"},
+                compression=None,
+                open_timeout=open_timeout,
+                max_size=None,
+                max_queue=None,
+            )
+        except InvalidStatus as exc:
+            raise ConnectionFailed(
+                f"the endpoint on port {info.port} refused the control connection "
+                f"(HTTP {exc.response.status_code})",
+                hint="its runtime file may be from another user or an older run",
+            ) from None
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise ConnectionFailed(
+                f"cannot reach the cris-cli endpoint on port {info.port} "
+                f"(process {info.pid}): {exc}",
+            ) from None
+        return cls(connection, info)
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.connection:
+                message = json.loads(frame)
+                op = message.get("op")
+                if op == "record":
+                    if self.on_record is not None:
+                        self.on_record(Record.from_json(message["record"]))
+                elif op == "dropped":
+                    if self.on_dropped is not None:
+                        self.on_dropped(int(message["count"]))
+                elif self._pending:
+                    self._pending.popleft().set_result(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            while self._pending:
+                self._pending.popleft().set_exception(
+                    ConnectionFailed(f"the endpoint on port {self.info.port} went away")
+                )
+
+    async def request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if self._reader.done():
+            raise ConnectionFailed(f"the endpoint on port {self.info.port} went away")
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending.append(future)
+        try:
+            await self.connection.send(json.dumps(payload))
+        except ConnectionClosed:
+            raise ConnectionFailed(f"the endpoint on port {self.info.port} went away") from None
+        answer = await future
+        if answer.get("op") == "error":
+            raise ConnectionFailed(f"the endpoint refused: {answer.get('error')}")
+        return answer
+
+    async def send(self, text: str) -> tuple[int, int | None]:
+        """Send wire text to the endpoint's CRIS clients: (delivered to how many, record seq)."""
+        answer = await self.request({"op": "send", "text": text})
+        return int(answer["delivered"]), answer.get("seq")
+
+    async def status(self) -> dict[str, Any]:
+        answer = await self.request({"op": "status"})
+        status: dict[str, Any] = answer["status"]
+        return status
+
+    async def subscribe(self, history: int = 0) -> None:
+        await self.request({"op": "subscribe", "history": history})
+
+    async def allow_origin(self, origin: str) -> None:
+        await self.request({"op": "allow-origin", "origin": origin})
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._reader)
+
+    @property
+    def closed(self) -> bool:
+        return self._reader.done()
+
+    async def close(self) -> None:
+        await self.connection.close()
+        await asyncio.shield(self._reader)

@@ -1,0 +1,107 @@
+"""Runtime files: how a running endpoint tells other cris-cli processes where
+it is and how to reach its control path.
+
+One file per port, ``endpoint-PORT.json`` in the user's runtime directory,
+mode 0600, holding the port, process id, certificate and a random token.
+It is removed when the endpoint stops; a file left by a process that died is
+detected (its process is gone) and replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import __version__, paths
+
+CONTROL_PATH = "/cris-cli/control"
+"""Where other cris-cli processes reach a running endpoint (same port as CRIS)."""
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What another process needs to attach to a running endpoint."""
+
+    port: int
+    host: str
+    pid: int
+    tls: bool
+    cert_pem: str | None
+    fingerprint: str | None
+    token: str
+    version: str = __version__
+    started: float = 0.0
+
+    @property
+    def control_host(self) -> str:
+        """Where to dial the control path: the bound address, or loopback for a wildcard."""
+        if self.host in ("0.0.0.0", "::", ""):  # noqa: S104 - compared, not bound
+            return "127.0.0.1"
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def runtime_file(port: int) -> Path:
+    return paths.runtime_dir() / f"endpoint-{port}.json"
+
+
+def publish(info: RuntimeInfo) -> Path:
+    """Write the runtime file for ``info.port`` (mode 0600)."""
+    file = runtime_file(info.port)
+    data = asdict(info) | {"started": info.started or time.time()}
+    paths.write_private_file(file, json.dumps(data, indent=2).encode("utf-8"))
+    return file
+
+
+def withdraw(info: RuntimeInfo) -> None:
+    """Remove the runtime file, if it is still ours."""
+    file = runtime_file(info.port)
+    current = _read(file)
+    if current is not None and current.pid == info.pid and current.token == info.token:
+        file.unlink(missing_ok=True)
+
+
+def find(port: int) -> RuntimeInfo | None:
+    """The endpoint running on ``port``, or None. Stale files are removed."""
+    file = runtime_file(port)
+    info = _read(file)
+    if info is None:
+        if file.exists():
+            file.unlink(missing_ok=True)  # unreadable: a crash mid-write, or not ours
+        return None
+    if not process_alive(info.pid):
+        file.unlink(missing_ok=True)
+        return None
+    return info
+
+
+def _read(file: Path) -> RuntimeInfo | None:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        return RuntimeInfo(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def process_alive(pid: int) -> bool:
+    """True when a process with this id exists."""
+    if pid <= 0:
+        return False
+    if os.name == "posix":
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    import psutil
+
+    return bool(psutil.pid_exists(pid))
