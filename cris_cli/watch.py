@@ -95,9 +95,9 @@ async def follow(
                 await _sleep_unless(stop, backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
+            await link.subscribe(show, history=history)
             env.say(f"cris-cli: watching {link.description}")
             backoff, waiting_said = BACKOFF_START, False
-            await link.subscribe(show, history=history)
             history = 0  # after a reconnect, only new records
             closed = asyncio.ensure_future(link.wait_closed())
             stopped = asyncio.ensure_future(stop.wait())

@@ -1,0 +1,192 @@
+"""The control channel and runtime files, in-process over real loopback TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
+
+from cris_cli import config, runtime
+from cris_cli.environment import Environment
+from cris_cli.errors import ConnectionFailed
+from cris_cli.links import LocalLink, RemoteLink, attach, host
+from cris_cli.records import Record
+from cris_cli.remote import ControlClient
+
+CLIENT_URL = "wss://localhost:{port}/"
+
+
+def settings(**changes: object) -> config.Settings:
+    return config.load(environ={}).replace(port=0, **changes)
+
+
+async def hosted(**changes: object) -> LocalLink:
+    return await host(settings(**changes), Environment())
+
+
+def trust(link: LocalLink) -> object:
+    from cris_cli import tls
+
+    assert link.certificate is not None
+    return tls.pinned_client_context(link.certificate.pem)
+
+
+async def test_runtime_file_is_private_and_removed_on_exit() -> None:
+    link = await hosted()
+    file = runtime.runtime_file(link.port)
+    assert file.stat().st_mode & 0o777 == 0o600
+    data = json.loads(file.read_text())
+    assert data["port"] == link.port
+    assert data["pid"] == os.getpid()
+    assert data["tls"] is True
+    assert len(data["token"]) >= 40
+    assert data["fingerprint"] == link.certificate.fingerprint  # type: ignore[union-attr]
+    await link.close()
+    assert not file.exists()
+
+
+async def test_send_status_and_subscribe_over_control() -> None:
+    link = await hosted()
+    remote = await attach(link.port)
+    assert isinstance(remote, RemoteLink)
+    try:
+        seen: list[Record] = []
+        await remote.subscribe(seen.append)
+        assert (await remote.send('{"command":"CLEAR"}')).delivered == 0
+        async with connect(CLIENT_URL.format(port=link.port), ssl=trust(link)) as cris:  # type: ignore[arg-type]
+            await cris.send('{"command":"LOGIN","domain":"RXH"}')
+            for _ in range(100):
+                if any(r.command == "LOGIN" for r in seen):
+                    break
+                await asyncio.sleep(0.02)
+            sent = await remote.send('{"command":"DISPLAY","accession":["A1","A2"]}')
+            assert sent.delivered == 1
+            assert await asyncio.wait_for(cris.recv(), 5) == (
+                '{"command":"DISPLAY","accession":["A1","A2"]}'
+            )
+            status = await remote.status()
+            assert status["pid"] == os.getpid()
+            assert [c["received"] for c in status["clients"]] == [1]
+        assert [r.kind for r in seen][:2] == ["connect", "message"]
+        assert seen[1].command == "LOGIN" and seen[1].seq == 2
+        assert any(r.command == "DISPLAY" and r.delivered == 1 for r in seen)
+    finally:
+        await remote.close()
+        await link.close()
+
+
+async def test_subscribe_with_history_replays_held_records() -> None:
+    link = await hosted(tls=False)
+    async with connect(f"ws://127.0.0.1:{link.port}/") as cris:
+        await cris.send('{"command":"LOGIN","domain":"RXH"}')
+        await cris.send('{"command":"LOGOUT","domain":"RXH"}')
+        for _ in range(100):
+            if link.endpoint.counts.received == 2:
+                break
+            await asyncio.sleep(0.02)
+    remote = await attach(link.port)
+    assert remote is not None
+    seen: list[Record] = []
+    await remote.subscribe(seen.append, history=2)
+    for _ in range(100):
+        if len(seen) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    assert [r.command or r.kind for r in seen] == ["LOGOUT", "disconnect"]
+    await remote.close()
+    await link.close()
+
+
+async def test_control_refuses_a_missing_or_wrong_token() -> None:
+    link = await hosted()
+    path = f"wss://127.0.0.1:{link.port}{runtime.CONTROL_PATH}"
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"}):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(path, ssl=trust(link), additional_headers=headers):  # type: ignore[arg-type]
+                pass
+        assert refused.value.response.status_code == 401
+    refusals = [r for r in link.endpoint.history if r.kind == "refused"]
+    assert len(refusals) == 3
+    assert "missing or wrong control token" in (refusals[0].text or "")
+    await link.close()
+
+
+async def test_control_refuses_any_request_with_an_origin() -> None:
+    link = await hosted(allow_any_origin=True)
+    assert link.info is not None
+    path = f"wss://127.0.0.1:{link.port}{runtime.CONTROL_PATH}"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            path,
+            ssl=trust(link),  # type: ignore[arg-type]
+            origin=Origin(f"https://localhost:{link.port}"),
+            additional_headers={"Authorization": f"Bearer {link.info.token}"},
+        ):
+            pass
+    assert refused.value.response.status_code == 403
+    assert b"from a browser are refused" in refused.value.response.body
+    await link.close()
+
+
+async def test_control_client_pins_the_endpoint_certificate() -> None:
+    link = await hosted()
+    assert link.info is not None
+    from cris_cli import tls
+
+    impostor = tls.CertificateFiles(
+        runtime.runtime_file(1).parent / "other-cert.pem",
+        runtime.runtime_file(1).parent / "other-key.pem",
+        "generated",
+    )
+    tls.generate(impostor)
+    other = dataclasses.replace(link.info, cert_pem=tls.read_pem(impostor.cert))
+    with pytest.raises(ConnectionFailed, match="cannot reach"):
+        await ControlClient.connect(other)
+    await link.close()
+
+
+def test_a_dead_process_leaves_a_stale_file_that_is_replaced() -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    stale = runtime.RuntimeInfo(port=45678, host="127.0.0.1", pid=int(dead.stdout), tls=False,
+                                cert_pem=None, fingerprint=None, token="x")
+    file = runtime.publish(stale)
+    assert file.exists()
+    assert runtime.find(45678) is None
+    assert not file.exists()
+
+
+async def test_a_live_process_not_listening_is_stale_too() -> None:
+    # Our own pid is alive, but nothing listens on the port: attach removes the file.
+    from processes import free_port
+
+    port = free_port()
+    runtime.publish(runtime.RuntimeInfo(port=port, host="127.0.0.1", pid=os.getpid(),
+                                        tls=False, cert_pem=None, fingerprint=None, token="x"))
+    assert await attach(port) is None
+    assert not runtime.runtime_file(port).exists()
+
+
+def test_corrupt_runtime_file_is_ignored() -> None:
+    file = runtime.runtime_file(45679)
+    file.write_text("{not json", encoding="utf-8")
+    assert runtime.find(45679) is None
+    assert not file.exists()
+
+
+async def test_attached_link_reports_the_endpoint_going_away() -> None:
+    link = await hosted(tls=False)
+    remote = await attach(link.port)
+    assert remote is not None
+    await link.close()
+    await asyncio.wait_for(remote.wait_closed(), 5)
+    with pytest.raises(ConnectionFailed, match="went away"):
+        await remote.send('{"command":"CLEAR"}')
