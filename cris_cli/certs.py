@@ -6,7 +6,7 @@ import argparse
 import getpass
 from pathlib import Path
 
-from . import tls
+from . import tls, trust
 from .config import PFX_PASSWORD_ENV
 from .environment import Environment
 from .errors import CertificateError, UsageError
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace, env: Environment) -> int:
         tls.generate(files)
         pem = tls.read_pem(files.cert)
         env.stdout.write(
-            f"new certificate: {files.cert}\nSHA-256 fingerprint: {tls.fingerprint(pem)}\n"
+            f"new certificate: {files.cert}\nSHA-256 fingerprint: {trust.fingerprint(pem)}\n"
         )
         env.say("browsers must accept the new certificate once: open https://localhost:PORT/ again")
         return 0

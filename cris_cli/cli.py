@@ -44,8 +44,11 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     env = env or Environment()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        # Building one subcommand's parser is quicker than all; help needs them all.
+        chosen = next((word for word in argv if not word.startswith("-")), None)
+        only = chosen if chosen in COMMANDS else None
         with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
-            args = build_parser().parse_args(argv)
+            args = build_parser(only).parse_args(argv)
         if args.command is None:
             build_parser().print_help(env.stderr)
             return ExitCode.USAGE

@@ -37,7 +37,6 @@ formatted-identifier   warning   an NHS or CHI number written with spaces or das
 
 from __future__ import annotations
 
-import difflib
 import enum
 import json
 import re
@@ -45,7 +44,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .identifiers import check_chi, check_nhs
 from .messages import (
     MASK,
     MESSAGE_TYPES,
@@ -240,6 +238,8 @@ def _unknown(data: dict[str, JSONValue], direction: Direction, verb: str | None)
 
 
 def _unknown_field(key: str) -> Deviation:
+    import difflib
+
     known = {wire.lower(): wire for wire in WIRE_FIELDS}
     folded = key.replace("_", "").replace("-", "").lower()
     close = known.get(folded) or next(
@@ -376,6 +376,10 @@ def _read_flag(value: JSONValue, deviations: list[Deviation]) -> bool | None:
 
 
 def _check_identifiers(values: dict[str, Any], deviations: list[Deviation]) -> None:
+    if "nhs" not in values and "chi" not in values:
+        return
+    from .identifiers import check_chi, check_nhs  # only messages with identifiers need it
+
     for attr, check in (("nhs", check_nhs), ("chi", check_chi)):
         text = values.get(attr)
         if text is None:

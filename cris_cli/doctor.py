@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config, paths, tls
+from . import config, paths, tls, trust
 from .endpoint import Endpoint, EndpointOptions
 from .environment import Environment
 from .errors import CrisCliError, ExitCode
@@ -201,7 +201,7 @@ def _handshake(files: tls.CertificateFiles, pem: str) -> Check:
 
         options = EndpointOptions(host="127.0.0.1", port=0, ssl=tls.server_context(files))
         async with Endpoint(options) as endpoint:
-            context = tls.client_context(cafile=files.cert)
+            context = trust.client_context(cafile=files.cert)
             async with connect(f"wss://localhost:{endpoint.port}/", ssl=context, open_timeout=5):
                 pass
 

@@ -11,7 +11,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import tls
+from . import tls, trust
 from .config import PFX_PASSWORD_ENV, Settings
 from .endpoint import Endpoint, EndpointOptions
 from .environment import Environment
@@ -45,20 +45,20 @@ def certificate(settings: Settings, env: Environment) -> tuple[ssl.SSLContext, C
         if password is None and env.stdin_isatty:
             password = getpass.getpass(f"password for {pfx} (empty for none): ")
         context, pem = tls.pfx_context(pfx, password or None)
-        return context, Certificate(pem, tls.fingerprint(pem), f"PFX file {pfx}", False)
+        return context, Certificate(pem, trust.fingerprint(pem), f"PFX file {pfx}", False)
     if settings.cert:
         cert = Path(settings.cert).expanduser()
         key = Path(settings.key).expanduser() if settings.key else cert
         files = tls.CertificateFiles(cert, key, "PEM files")
         context = tls.server_context(files)
         pem = tls.read_pem(cert)
-        return context, Certificate(pem, tls.fingerprint(pem), f"{cert}", False)
+        return context, Certificate(pem, trust.fingerprint(pem), f"{cert}", False)
     if settings.key:
         raise UsageError("--key needs --cert (the certificate the key belongs to)")
     files, created = tls.ensure_generated()
     pem = tls.read_pem(files.cert)
     return tls.server_context(files), Certificate(
-        pem, tls.fingerprint(pem), str(files.cert), created
+        pem, trust.fingerprint(pem), str(files.cert), created
     )
 
 

@@ -96,9 +96,11 @@ class Link(ABC):
             if record.kind == "connect":
                 connected.set()
 
+        if await self.clients():
+            return True
         await self.subscribe(watch)
         try:
-            if await self.clients():
+            if await self.clients():  # one may have connected while subscribing
                 return True
             try:
                 await asyncio.wait_for(connected.wait(), within)

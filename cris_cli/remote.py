@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from .errors import ConnectionFailed
 from .records import Record
 from .runtime import CONTROL_PATH, RuntimeInfo
-from .tls import pinned_client_context
+from .trust import pinned_client_context
 
 
 class ControlClient:

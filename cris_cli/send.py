@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import shlex
 from dataclasses import dataclass
 
@@ -21,7 +20,6 @@ from .grammar import PACS_VERBS, Invocation, pacs_message, parse_line, verbs_by_
 from .links import Link, attach, host
 from .messages import CRIS_EVENTS, Direction, accessions_of
 from .records import Record
-from .render import plain_line
 
 EVENT_NAMES = tuple(event.command for event in CRIS_EVENTS)
 
@@ -76,6 +74,8 @@ def read_password(user: str, args: argparse.Namespace, env: Environment) -> str:
     elif env.environ.get(config.PASSWORD_ENV):
         password = env.environ[config.PASSWORD_ENV]
     elif env.stdin_isatty:
+        import getpass
+
         password = getpass.getpass(f"password for {user}: ")
     else:
         raise UsageError(
@@ -155,6 +155,8 @@ async def _send(
                 hint="CRIS displays a report only from a reporting screen; "
                 "a longer --timeout may help",
             ) from None
+        from .render import plain_line
+
         env.stdout.write(record.to_line() if args.json else plain_line(record) + "\n")
         env.stdout.flush()
         return 0

@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Callable
 from pathlib import Path
 
-from cris_cli import tls
+from cris_cli import tls, trust
 from cris_cli.endpoint import Endpoint, EndpointOptions
 from cris_cli.records import Record
 
@@ -21,7 +21,7 @@ def make_cert(directory: Path) -> tls.CertificateFiles:
 
 def trusting(files: tls.CertificateFiles) -> ssl.SSLContext:
     """A client context that trusts the test certificate (with host name checks)."""
-    return tls.client_context(cafile=files.cert)
+    return trust.client_context(cafile=files.cert)
 
 
 class Watcher:
@@ -56,7 +56,7 @@ class Watcher:
 
 def options(files: tls.CertificateFiles | None = None, **changes: object) -> EndpointOptions:
     context = None if files is None else tls.server_context(files)
-    fingerprint = None if files is None else tls.fingerprint(tls.read_pem(files.cert))
+    fingerprint = None if files is None else trust.fingerprint(tls.read_pem(files.cert))
     base = EndpointOptions(host="127.0.0.1", port=0, ssl=context, fingerprint=fingerprint)
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cris_cli import tls
+from cris_cli import tls, trust
 from cris_cli.errors import CertificateError, ExitCode
 from helpers import run_cli
 
@@ -29,7 +29,7 @@ def test_cert_show_and_path() -> None:
     shown = run_cli(["cert", "show"])
     assert shown.code == 0
     files = tls.default_files()
-    fingerprint = tls.fingerprint(tls.read_pem(files.cert))
+    fingerprint = trust.fingerprint(tls.read_pem(files.cert))
     assert f"SHA-256       {fingerprint}" in shown.out
     assert "names         localhost, 127.0.0.1, ::1" in shown.out
     assert "(mode 600)" in shown.out
@@ -39,10 +39,10 @@ def test_cert_show_and_path() -> None:
 
 def test_regenerate_changes_the_fingerprint() -> None:
     files, _ = tls.ensure_generated()
-    before = tls.fingerprint(tls.read_pem(files.cert))
+    before = trust.fingerprint(tls.read_pem(files.cert))
     result = run_cli(["cert", "regenerate"])
     assert result.code == 0
-    after = tls.fingerprint(tls.read_pem(files.cert))
+    after = trust.fingerprint(tls.read_pem(files.cert))
     assert after != before
     assert after in result.out
 
@@ -56,7 +56,7 @@ def test_export_pfx_round_trips_with_its_password(tmp_path: Path) -> None:
     assert target.stat().st_mode & 0o777 == 0o600
     context, pem = tls.pfx_context(target, "pw")
     assert isinstance(context, ssl.SSLContext)
-    assert tls.fingerprint(pem) == tls.fingerprint(tls.read_pem(tls.default_files().cert))
+    assert trust.fingerprint(pem) == trust.fingerprint(tls.read_pem(tls.default_files().cert))
     with pytest.raises(CertificateError, match="wrong password"):
         tls.read_pfx(target, "nope")
     again = run_cli(["cert", "export", "--pfx", str(target)], environ={})
@@ -84,7 +84,7 @@ def test_unreadable_certificate_files() -> None:
 
 def test_fingerprints_are_normalised() -> None:
     digits = "ab" * 32
-    assert tls.normalize_fingerprint(digits) == ":".join(["AB"] * 32)
-    assert tls.normalize_fingerprint(":".join(["ab"] * 32)) == ":".join(["AB"] * 32)
+    assert trust.normalize_fingerprint(digits) == ":".join(["AB"] * 32)
+    assert trust.normalize_fingerprint(":".join(["ab"] * 32)) == ":".join(["AB"] * 32)
     with pytest.raises(ValueError, match="64 hex digits"):
-        tls.normalize_fingerprint("abc")
+        trust.normalize_fingerprint("abc")

@@ -33,10 +33,10 @@ async def hosted(**changes: object) -> LocalLink:
 
 
 def trust(link: LocalLink) -> object:
-    from cris_cli import tls
+    from cris_cli import trust
 
     assert link.certificate is not None
-    return tls.pinned_client_context(link.certificate.pem)
+    return trust.pinned_client_context(link.certificate.pem)
 
 
 async def test_runtime_file_is_private_and_removed_on_exit() -> None:
@@ -154,10 +154,21 @@ async def test_control_client_pins_the_endpoint_certificate() -> None:
 
 
 def test_a_dead_process_leaves_a_stale_file_that_is_replaced() -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    stale = runtime.RuntimeInfo(port=45678, host="127.0.0.1", pid=int(dead.stdout), tls=False,
-                                cert_pem=None, fingerprint=None, token="x")
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = runtime.RuntimeInfo(
+        port=45678,
+        host="127.0.0.1",
+        pid=int(dead.stdout),
+        tls=False,
+        cert_pem=None,
+        fingerprint=None,
+        token="x",
+    )
     file = runtime.publish(stale)
     assert file.exists()
     assert runtime.find(45678) is None
@@ -169,8 +180,17 @@ async def test_a_live_process_not_listening_is_stale_too() -> None:
     from processes import free_port
 
     port = free_port()
-    runtime.publish(runtime.RuntimeInfo(port=port, host="127.0.0.1", pid=os.getpid(),
-                                        tls=False, cert_pem=None, fingerprint=None, token="x"))
+    runtime.publish(
+        runtime.RuntimeInfo(
+            port=port,
+            host="127.0.0.1",
+            pid=os.getpid(),
+            tls=False,
+            cert_pem=None,
+            fingerprint=None,
+            token="x",
+        )
+    )
     assert await attach(port) is None
     assert not runtime.runtime_file(port).exists()
 

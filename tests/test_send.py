@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from cris_cli import tls
+from cris_cli import tls, trust
 from cris_cli.errors import ExitCode
 from processes import Running, free_port, run_async
 
@@ -21,7 +21,7 @@ PASSWORD = "correct horse 7"
 
 
 def generated_trust() -> ssl.SSLContext:
-    return tls.client_context(cafile=tls.default_files().cert)
+    return trust.client_context(cafile=tls.default_files().cert)
 
 
 @asynccontextmanager
@@ -47,9 +47,11 @@ async def answer_display(client: ClientConnection) -> list[str]:
         received.append(text)
         message = json.loads(text)
         if message["command"] == "DISPLAY":
-            await client.send(json.dumps(
-                {"command": "EVENT", "accession": message["accession"][:1], "domain": "RXH"}
-            ))
+            await client.send(
+                json.dumps(
+                    {"command": "EVENT", "accession": message["accession"][:1], "domain": "RXH"}
+                )
+            )
     return received
 
 
@@ -106,9 +108,11 @@ async def test_send_without_an_endpoint_waits_for_a_client_then_delivers() -> No
 
 async def test_send_hosting_with_tls_and_expect() -> None:
     port = free_port()
-    sending = asyncio.ensure_future(run_async(
-        ["send", "--port", str(port), "display", "ACC7", "--expect", "EVENT", "ACC7", "--json"]
-    ))
+    sending = asyncio.ensure_future(
+        run_async(
+            ["send", "--port", str(port), "display", "ACC7", "--expect", "EVENT", "ACC7", "--json"]
+        )
+    )
     for _ in range(200):  # the certificate is made by the send process on first use
         if tls.default_files().cert.exists():
             break
@@ -125,7 +129,9 @@ async def test_send_hosting_with_tls_and_expect() -> None:
 
 async def test_no_client_at_all_exits_with_no_client_code() -> None:
     port = free_port()
-    code, out, err = await run_async(["send", "--port", str(port), "--no-tls", "--wait", "1", "clear"])
+    code, _, err = await run_async(
+        ["send", "--port", str(port), "--no-tls", "--wait", "1", "clear"]
+    )
     assert code == ExitCode.NO_CLIENT == 4
     assert f"no CRIS client connected to port {port} within 1 s; nothing sent" in err
     assert "hint:" in err
@@ -149,8 +155,18 @@ async def test_expect_not_met_exits_with_timeout_code() -> None:
         port = serve.port()
         async with cris_client(port):
             code, _, err = await run_async(
-                ["send", "--port", str(port), "display", "A1", "--expect", "EVENT", "A1",
-                 "--timeout", "0.5"]
+                [
+                    "send",
+                    "--port",
+                    str(port),
+                    "display",
+                    "A1",
+                    "--expect",
+                    "EVENT",
+                    "A1",
+                    "--timeout",
+                    "0.5",
+                ]
             )
         assert code == ExitCode.TIMEOUT == 5
         assert "no EVENT A1 from CRIS within 0.5 s" in err
@@ -190,10 +206,12 @@ async def test_login_password_never_in_argv_output_or_files(isolated_dirs: Path)
     with serve_process("--json") as serve:
         port = serve.port()
         async with cris_client(port) as client:
-            sending = asyncio.ensure_future(run_async(
-                ["send", "--port", str(port), "login", "rad1", "--password-stdin"],
-                stdin=PASSWORD + "\n",
-            ))
+            sending = asyncio.ensure_future(
+                run_async(
+                    ["send", "--port", str(port), "login", "rad1", "--password-stdin"],
+                    stdin=PASSWORD + "\n",
+                )
+            )
             arguments = []
             for _ in range(100):  # look at every process's argv while it runs
                 for process in psutil.process_iter(["cmdline"]):

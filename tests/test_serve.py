@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from cris_cli import paths, tls
+from cris_cli import paths, tls, trust
 from processes import Running
 
 SCHEMA = {
@@ -33,7 +33,7 @@ SCHEMA = {
 
 
 def trust_generated() -> object:
-    return tls.client_context(cafile=tls.default_files().cert)
+    return trust.client_context(cafile=tls.default_files().cert)
 
 
 async def send_all(port: int, texts: list[str], **kwargs: object) -> None:

@@ -26,8 +26,18 @@ async def test_watch_streams_records_with_filters() -> None:
         port = serve.port()
         with (
             Running(["watch", "--port", str(port), "--json"]) as everything,
-            Running(["watch", "--port", str(port), "--json", "--command", "EVENT,release",
-                     "--accession", "A2"]) as filtered,
+            Running(
+                [
+                    "watch",
+                    "--port",
+                    str(port),
+                    "--json",
+                    "--command",
+                    "EVENT,release",
+                    "--accession",
+                    "A2",
+                ]
+            ) as filtered,
         ):
             for watcher in (everything, filtered):
                 watcher.wait_for(r"watching endpoint ws://localhost:\d+/ \(process \d+\)")
@@ -43,9 +53,17 @@ async def test_watch_streams_records_with_filters() -> None:
             assert everything.stop() == 0
             assert filtered.stop() == 0
         assert [r["kind"] for r in records(everything.stdout)] == [
-            "connect", "message", "message", "message", "message", "disconnect"]
+            "connect",
+            "message",
+            "message",
+            "message",
+            "message",
+            "disconnect",
+        ]
         assert [(r["command"], r["fields"]["accession"]) for r in records(filtered.stdout)] == [  # type: ignore[index]
-            ("EVENT", ["A2"]), ("RELEASE", ["A2"])]
+            ("EVENT", ["A2"]),
+            ("RELEASE", ["A2"]),
+        ]
 
 
 async def test_watch_survives_the_endpoint_being_killed_and_restarted() -> None:
@@ -61,7 +79,7 @@ async def test_watch_survives_the_endpoint_being_killed_and_restarted() -> None:
         watcher.wait_for("the endpoint went away; reconnecting")
         with Running(["serve", "--port", str(port), "--no-tls"]) as second:
             second.port()
-            watcher.wait_for(r"watching endpoint .*\(process %d\)" % second.process.pid)
+            watcher.wait_for(rf"watching endpoint .*\(process {second.process.pid}\)")
             await cris_sends(port, '{"command":"LOGOUT","domain":"RXH"}')
             watcher.wait_for(r'"command":"LOGOUT"', stream="out")
             assert second.stop() == 0
