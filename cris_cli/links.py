@@ -228,16 +228,9 @@ async def attach(port: int) -> RemoteLink | None:
     try:
         return RemoteLink(await ControlClient.connect(info))
     except ConnectionFailed:
-        if not _listening(info):
-            runtime.runtime_file(port).unlink(missing_ok=True)
+        if runtime.discard_if_unreachable(info):
             return None
         raise
-
-
-def _listening(info: runtime.RuntimeInfo) -> bool:
-    from .ports import is_listening
-
-    return is_listening(info.control_host.strip("[]"), info.port)
 
 
 async def host(settings: Settings, env: Environment, *, port: int | None = None) -> LocalLink:

@@ -12,6 +12,7 @@ parsing must be able to describe what a sender really sent.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,7 +83,7 @@ def _check_accession(value: object) -> None:
         raise TypeError("accession must be a tuple of strings")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Message:
     """A CRIS Connect message. Subclasses are the commands of one direction."""
 
@@ -100,6 +101,27 @@ class Message:
     )
     """Fields the command does not use, kept verbatim from the wire."""
 
+    # One generic __repr__, __eq__ and __hash__ here instead of one generated per
+    # class (repr=False, eq=False): that code generation is most of this
+    # module's import time, and import time is most of a one-shot command's.
+    def _compared(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.compare)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Message)
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self._compared()))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr
+        )
+        return f"{self.__class__.__name__}({shown})"
+
     def wire_values(self) -> dict[str, JSONValue]:
         """The fields this command uses that are set, by wire name, in wire order."""
         values: dict[str, JSONValue] = {}
@@ -111,7 +133,7 @@ class Message:
         return values
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class CrisEvent(Message):
     """An event CRIS Reporting sends to the PACS."""
 
@@ -124,7 +146,7 @@ class CrisEvent(Message):
         _check_text("domain", self.domain)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class _ReportEvent(CrisEvent):
     """An event about the report for one or more accessions."""
 
@@ -135,7 +157,7 @@ class _ReportEvent(CrisEvent):
         _check_accession(self.accession)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class _PatientEvent(_ReportEvent):
     """An event that carries the exam and the patient's identifiers."""
 
@@ -149,7 +171,7 @@ class _PatientEvent(_ReportEvent):
             _check_text(name, getattr(self, name))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ReportOpened(_PatientEvent):
     """``EVENT``: a report is opened, or a single exam's report is selected."""
 
@@ -160,7 +182,7 @@ class ReportOpened(_PatientEvent):
     remote_image: bool | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ReportCommitted(_ReportEvent):
     """``COMMIT``: a report is saved (verified or finished); a RELEASE follows."""
 
@@ -171,7 +193,7 @@ class ReportCommitted(_ReportEvent):
     remote_image: bool | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class ReportReleased(_ReportEvent):
     """``RELEASE``: a report is saved, skipped, cancelled or exited."""
 
@@ -180,7 +202,7 @@ class ReportReleased(_ReportEvent):
     required = frozenset({"accession"})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class HistoricReportOpened(_PatientEvent):
     """``READONLY``: a historic report is opened."""
 
@@ -189,7 +211,7 @@ class HistoricReportOpened(_PatientEvent):
     required = frozenset({"accession"})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PrefetchRequested(_PatientEvent):
     """``PREFETCH``: CRIS asks the PACS to prefetch images."""
 
@@ -198,7 +220,7 @@ class PrefetchRequested(_PatientEvent):
     required = frozenset({"accession"})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class UserLoggedIn(CrisEvent):
     """``LOGIN`` from CRIS: the user logged in to CRIS Reporting."""
 
@@ -206,7 +228,7 @@ class UserLoggedIn(CrisEvent):
     fields = ("domain",)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class UserLoggedOut(CrisEvent):
     """``LOGOUT`` from CRIS: the user logged out of CRIS Reporting."""
 
@@ -214,14 +236,14 @@ class UserLoggedOut(CrisEvent):
     fields = ("domain",)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class PacsCommand(Message):
     """A command the PACS sends to CRIS Reporting."""
 
     direction = Direction.PACS_TO_CRIS
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Display(PacsCommand):
     """``DISPLAY``: show the report for these accessions (only from a reporting screen)."""
 
@@ -235,14 +257,14 @@ class Display(PacsCommand):
         _check_accession(self.accession)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Clear(PacsCommand):
     """``CLEAR``: clear the report and return to the worklist."""
 
     command = "CLEAR"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Login(PacsCommand):
     """``LOGIN`` from the PACS: log this user in to CRIS. The password never shows in repr."""
 
@@ -258,14 +280,14 @@ class Login(PacsCommand):
         _check_text("password", self.password)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Logout(PacsCommand):
     """``LOGOUT`` from the PACS: log the user out of CRIS."""
 
     command = "LOGOUT"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Fetched(PacsCommand):
     """``FETCHED``: the images for these accessions were fetched (announced, not yet used)."""
 
@@ -279,7 +301,7 @@ class Fetched(PacsCommand):
         _check_accession(self.accession)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class UnknownMessage(Message):
     """A command this version does not know, or one without a usable ``command``.
 

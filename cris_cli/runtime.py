@@ -82,6 +82,20 @@ def find(port: int) -> RuntimeInfo | None:
     return info
 
 
+def discard_if_unreachable(info: RuntimeInfo) -> bool:
+    """Remove the runtime file when nothing listens on its port; True if removed.
+
+    A live process can own a runtime file it no longer serves (or a new
+    process can have the dead one's id): the port tells the truth.
+    """
+    from .ports import is_listening
+
+    if is_listening(info.control_host.strip("[]"), info.port):
+        return False
+    runtime_file(info.port).unlink(missing_ok=True)
+    return True
+
+
 def _read(file: Path) -> RuntimeInfo | None:
     try:
         data = json.loads(file.read_text(encoding="utf-8"))

@@ -1,23 +1,23 @@
 """``cris-cli send VERB [ARGS...]``: one command to CRIS Reporting, then exit.
 
-Through the endpoint that owns the port when one runs; otherwise this process
-listens there itself, waits for CRIS to connect, sends, and exits. This path
-never imports the shell's libraries (prompt_toolkit, rich): it must start fast.
+Through the endpoint that owns the port when one runs (a blocking control
+session: no event loop to start); otherwise this process listens there
+itself, waits for CRIS to connect, sends, and exits. This path never imports
+the shell's libraries (prompt_toolkit, rich): it must start fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shlex
 from dataclasses import dataclass
 
-from . import config
+from . import config, runtime
+from .blocking import BlockingControl
 from .codec import Parsed, serialize
 from .environment import Environment
-from .errors import ExpectationFailed, NoClient, UsageError
+from .errors import ConnectionFailed, ExpectationFailed, NoClient, UsageError
 from .grammar import PACS_VERBS, Invocation, pacs_message, parse_line, verbs_by_name
-from .links import Link, attach, host
 from .messages import CRIS_EVENTS, Direction, accessions_of
 from .records import Record
 
@@ -104,61 +104,110 @@ def run(args: argparse.Namespace, env: Environment) -> int:
     invocation = parse_line(command_line(args.words), verbs_by_name(PACS_VERBS))
     if invocation is None:
         raise UsageError("send needs a command, for example: cris-cli send display ACC1")
-    expectation = parse_expectation(args.expect)
-    text = wire_text(invocation, args, env)
-    wait = settings.wait if args.wait is None else args.wait
-    timeout = settings.timeout if args.timeout is None else args.timeout
-    return asyncio.run(_send(settings, env, text, invocation, expectation, wait, timeout, args))
+    job = Job(
+        text=wire_text(invocation, args, env),
+        verb=invocation.verb.name,
+        expectation=parse_expectation(args.expect),
+        wait=settings.wait if args.wait is None else args.wait,
+        expect_within=settings.timeout if args.timeout is None else args.timeout,
+        json_output=args.json,
+    )
+    info = runtime.find(settings.port) if settings.port else None
+    if info is not None:
+        try:
+            control = BlockingControl.connect(info)
+        except ConnectionFailed:
+            if not runtime.discard_if_unreachable(info):
+                raise
+        else:
+            with control:
+                return _through_endpoint(control, job, env)
+    import asyncio  # only when hosting: the path through an endpoint needs no event loop
+
+    return asyncio.run(_as_endpoint(settings, job, env))
 
 
-async def _send(
-    settings: config.Settings,
-    env: Environment,
-    text: str,
-    invocation: Invocation,
-    expectation: Expectation | None,
-    wait: float,
-    expect_within: float,
-    args: argparse.Namespace,
-) -> int:
-    link: Link | None = await attach(settings.port)
-    if link is None:
-        link = await host(settings, env)
-        env.say(
-            f"cris-cli: no endpoint was running; listening on {link.description.split()[1]} "
-            f"for up to {wait:g} s for CRIS Reporting to connect"
+@dataclass(frozen=True)
+class Job:
+    """What one ``send`` does: the text, and what to wait for."""
+
+    text: str
+    verb: str
+    expectation: Expectation | None
+    wait: float
+    expect_within: float
+    json_output: bool
+
+    def no_client(self, port: int) -> NoClient:
+        return NoClient(
+            f"no CRIS client connected to port {port} within {self.wait:g} s; nothing sent",
+            hint="is CRIS Reporting open with CRIS Connect on, pointing at this port? "
+            "try 'cris-cli doctor', or a longer --wait",
         )
+
+    def sent(self, delivered: int, env: Environment) -> None:
+        if delivered == 0:
+            raise NoClient("the CRIS client went away before the message could be sent")
+        plural = "s" if delivered != 1 else ""
+        env.say(f"cris-cli: sent {self.verb} to {delivered} CRIS client{plural}")
+
+    def met(self, record: Record | None, env: Environment) -> int:
+        if record is None:
+            raise ExpectationFailed(
+                f"no {self.expectation} from CRIS within {self.expect_within:g} s",
+                hint="CRIS displays a report only from a reporting screen; "
+                "a longer --timeout may help",
+            )
+        if self.json_output:
+            env.stdout.write(record.to_line())
+        else:
+            from .render import plain_line
+
+            env.stdout.write(plain_line(record) + "\n")
+        env.stdout.flush()
+        return 0
+
+
+def _through_endpoint(control: BlockingControl, job: Job, env: Environment) -> int:
+    """Send through the endpoint another process runs (no event loop needed)."""
+    if not control.wait_for_client(job.wait):
+        raise job.no_client(control.info.port)
+    if job.expectation is not None:
+        control.subscribe()
+        control.records.clear()  # only what CRIS sends after our command counts
+    job.sent(control.send(job.text), env)
+    if job.expectation is None:
+        return 0
+    return job.met(control.wait_for(job.expectation.matches, job.expect_within), env)
+
+
+async def _as_endpoint(settings: config.Settings, job: Job, env: Environment) -> int:
+    """No endpoint runs on the port: be one until CRIS connects and the job is done."""
+    import asyncio
+
+    from .links import host
+
+    link = await host(settings, env)
+    env.say(
+        f"cris-cli: no endpoint was running; listening on {link.endpoint.url} "
+        f"for up to {job.wait:g} s for CRIS Reporting to connect"
+    )
     try:
+        if not await link.wait_for_client(job.wait):
+            raise job.no_client(link.port)
         matched: asyncio.Queue[Record] = asyncio.Queue()
+        expectation = job.expectation
         if expectation is not None:
             await link.subscribe(
                 lambda r: matched.put_nowait(r) if expectation.matches(r) else None
             )
-        if not await link.wait_for_client(wait):
-            raise NoClient(
-                f"no CRIS client connected to port {link.port} within {wait:g} s; nothing sent",
-                hint="is CRIS Reporting open with CRIS Connect on, pointing at this port? "
-                "try 'cris-cli doctor', or a longer --wait",
-            )
-        sent = await link.send(text)
-        if sent.delivered == 0:
-            raise NoClient("the CRIS client went away before the message could be sent")
-        plural = "s" if sent.delivered != 1 else ""
-        env.say(f"cris-cli: sent {invocation.verb.name} to {sent.delivered} CRIS client{plural}")
+        job.sent((await link.send(job.text)).delivered, env)
         if expectation is None:
             return 0
         try:
-            record = await asyncio.wait_for(matched.get(), expect_within)
+            record = await asyncio.wait_for(matched.get(), job.expect_within)
         except TimeoutError:
-            raise ExpectationFailed(
-                f"no {expectation} from CRIS within {expect_within:g} s",
-                hint="CRIS displays a report only from a reporting screen; "
-                "a longer --timeout may help",
-            ) from None
-        from .render import plain_line
-
-        env.stdout.write(record.to_line() if args.json else plain_line(record) + "\n")
-        env.stdout.flush()
-        return 0
+            return job.met(None, env)
+        return job.met(record, env)
     finally:
         await link.close()
