@@ -23,7 +23,7 @@ _shtab_cris_cli_config_path_option_strings=(-h --help)
 _shtab_cris_cli_config_show_option_strings=(-h --help)
 _shtab_cris_cli_config_option_strings=(-h --help)
 _shtab_cris_cli_completion_option_strings=(-h --help)
-_shtab_cris_cli_option_strings=(-h --help --version)
+_shtab_cris_cli_option_strings=(-h --help --version --host --port --tls --no-tls --cert --key --pfx --allow-origin --allow-any-origin --allow-remote --max-clients --max-message-size --vi --redact)
 
 _shtab_cris_cli_serve___cert_COMPGEN=_shtab_compgen_files
 _shtab_cris_cli_serve___key_COMPGEN=_shtab_compgen_files
@@ -36,6 +36,9 @@ _shtab_cris_cli_cert_export___pfx_COMPGEN=_shtab_compgen_files
 _shtab_cris_cli_doctor___cert_COMPGEN=_shtab_compgen_files
 _shtab_cris_cli_doctor___key_COMPGEN=_shtab_compgen_files
 _shtab_cris_cli_doctor___pfx_COMPGEN=_shtab_compgen_files
+_shtab_cris_cli___cert_COMPGEN=_shtab_compgen_files
+_shtab_cris_cli___key_COMPGEN=_shtab_compgen_files
+_shtab_cris_cli___pfx_COMPGEN=_shtab_compgen_files
 
 _shtab_cris_cli_lint___from_choices=(cris pacs)
 _shtab_cris_cli_cert_pos_0_choices=(show path regenerate export)
@@ -98,6 +101,12 @@ _shtab_cris_cli_pos_0_nargs=A...
 _shtab_cris_cli__h_nargs=0
 _shtab_cris_cli___help_nargs=0
 _shtab_cris_cli___version_nargs=0
+_shtab_cris_cli___tls_nargs=0
+_shtab_cris_cli___no_tls_nargs=0
+_shtab_cris_cli___allow_any_origin_nargs=0
+_shtab_cris_cli___allow_remote_nargs=0
+_shtab_cris_cli___vi_nargs=0
+_shtab_cris_cli___redact_nargs=0
 
 
 # $1=COMP_WORDS[1]

@@ -50,8 +50,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
             args = build_parser(only).parse_args(argv)
         if args.command is None:
-            build_parser().print_help(env.stderr)
-            return ExitCode.USAGE
+            return int(_resolve("cris_cli.repl:run")(args, env))
         return int(_resolve(COMMANDS[args.command])(args, env))
     except CrisCliError as error:
         env.say(f"{PROG}: {error}")

@@ -108,6 +108,43 @@ PACS_VERBS: tuple[Verb, ...] = (
 )
 
 
+SHELL_VERBS: tuple[Verb, ...] = (
+    Verb(
+        "events",
+        (Argument("N", "count", optional=True),),
+        "show the last N records again as one table (default 20)",
+        ("events", "events 100"),
+    ),
+    Verb(
+        "show",
+        (Argument("N", "seq"),),
+        "show record N in full: the message verbatim, its fields and every finding",
+        ("show 12",),
+    ),
+    Verb("status", (), "the endpoint: address, TLS, clients, counts, allowed origins", ("status",)),
+    Verb("clients", (), "the connected CRIS clients: address, origin, since when", ("clients",)),
+    Verb(
+        "allow",
+        (Argument("ORIGIN", "origin"), Argument("always", "always", optional=True)),
+        "let a browser origin connect: this session, or 'always' (saved to the config file)",
+        ("allow https://cris.example.nhs.uk", "allow https://cris.example.nhs.uk always"),
+    ),
+    Verb(
+        "help",
+        (Argument("COMMAND", "verb", optional=True),),
+        "list the commands, or explain one with examples",
+        ("help", "help display"),
+    ),
+    Verb(
+        "quit",
+        (),
+        "leave (closes the connections); Ctrl-D does the same",
+        ("quit",),
+        aliases=("exit",),
+    ),
+)
+
+
 def verbs_by_name(verbs: Iterable[Verb]) -> dict[str, Verb]:
     table: dict[str, Verb] = {}
     for verb in verbs:

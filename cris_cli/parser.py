@@ -18,7 +18,12 @@ PROG = "cris-cli"
 DESCRIPTION = """\
 See, drive, script and test CRIS Connect, the WebSocket link between CRIS
 Reporting and a PACS image viewer. cris-cli plays the PACS: it listens where
-CRIS Reporting connects, shows every event it sends, and sends it commands."""
+CRIS Reporting connects, shows every event it sends, and sends it commands.
+
+With no command, on a terminal, cris-cli is the PACS console: an interactive
+shell where events stream in while you type 'display ACC1', 'clear', 'login
+USER', 'logout'... It hosts the endpoint, or attaches to the one already
+running on the port."""
 
 EPILOG = f"""\
 exit status:
@@ -74,11 +79,25 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    if only is None:
+        _add_shell_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, add in SUBCOMMANDS.items():
         if only is None or only == name:
             add(commands)
     return parser
+
+
+def _add_shell_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the PACS console (``cris-cli`` with no command)."""
+    add_endpoint_options(parser)
+    shell = parser.add_argument_group("shell (cris-cli with no command)")
+    shell.add_argument(
+        "--vi", action="store_const", const=True, help="vi key bindings (default: emacs)"
+    )
+    shell.add_argument(
+        "--redact", action="store_const", const=True, help="mask NHS and CHI numbers on screen"
+    )
 
 
 def add_endpoint_options(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ so a row costs a few string operations.
 
 from __future__ import annotations
 
+import textwrap
 import time
 import unicodedata
 from collections.abc import Callable
@@ -101,6 +102,7 @@ class RowFormatter:
     def __init__(
         self, width: int = 120, *, color: bool = True, redact: bool = False, local: str = "pacs"
     ) -> None:
+        self.width = width
         self.color = color
         self.redact = redact
         self.labels = local_role_labels(local)
@@ -186,6 +188,13 @@ class RowFormatter:
             text, style = cells.get(column.name, ("", None))
             parts.append(self._paint(fit(text, column.width, column.align), style))
         note_width = self.columns[-1].width
+        # Notes wrap onto lines of their own under the note column: a finding
+        # cut short is a finding lost.
+        notes = [
+            (piece, style)
+            for text, style in notes
+            for piece in (textwrap.wrap(text, note_width) if len(text) > note_width else [text])
+        ]
         first, *more = notes or [("", None)]
         line = " ".join(parts) + " " + self._paint(fit(first[0], note_width), first[1])
         lines = [line.rstrip()]
