@@ -42,6 +42,6 @@ def test_unknown_accessions_get_a_repeatable_synthetic_exam() -> None:
     worklist = synthetic_worklist()
     exam, invented = worklist.exam("ELSEWHERE-7")
     assert invented and check_nhs(exam.patient.nhs).valid
-    again, invented_again = synthetic_worklist().exam("ELSEWHERE-7")
+    again, _ = synthetic_worklist().exam("ELSEWHERE-7")
     assert again.patient.nhs == exam.patient.nhs
     assert worklist.exam("ELSEWHERE-7") == (exam, False)
