@@ -38,6 +38,7 @@ from . import __version__
 from .codec import Malformed, parse
 from .errors import PortInUse
 from .handshakes import explain_tls_failure, reporting_ssl_object, sniffing_connection
+from .journal import Journal, Listener
 from .messages import Direction
 from .pages import endpoint_page
 from .ports import holder_of
@@ -46,8 +47,6 @@ from .runtime import CONTROL_PATH
 
 CLOSE_REPLACED = 4001  # private close code: a newer CRIS connection took this one's place
 CLOSE_UNSUPPORTED = 1003
-
-Listener = Callable[[Record], None]
 
 
 class ControlService(Protocol):
@@ -125,15 +124,13 @@ class Endpoint:
         self.options = options
         self.clock = clock
         self.clients: dict[int, CrisClient] = {}
-        self.history: deque[Record] = deque(maxlen=max(options.history, 1))
+        self.journal = Journal(options.history)
+        self._closing: set[asyncio.Future[None]] = set()
         self.counts = Counts()
         self.allowed_origins = {normalize_origin(o) for o in options.allow_origins}
         self.control: ControlService | None = None
         self.started = clock()
-        self.last_activity: float | None = None
         self.port = options.port
-        self._listeners: list[Listener] = []
-        self._seq = itertools.count(1)
         self._numbers = itertools.count(1)
         self._server: Server | None = None
         self._logger = logging.getLogger(f"cris_cli.endpoint.{id(self)}")
@@ -211,22 +208,19 @@ class Endpoint:
 
     # --- records --------------------------------------------------------------------
 
+    @property
+    def history(self) -> deque[Record]:
+        return self.journal.history
+
     def add_listener(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        self.journal.add_listener(listener)
 
     def remove_listener(self, listener: Listener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self.journal.remove_listener(listener)
 
     def publish(self, record: Record) -> Record:
-        """Number ``record``, hold it, and hand it to every listener."""
-        record.seq = next(self._seq)
-        self.last_activity = record.time
-        for listener in list(self._listeners):
-            listener(record)
-        record.compact()
-        self.history.append(record)
-        return record
+        """Number ``record``, hand it to every listener, and hold it."""
+        return self.journal.publish(record)
 
     def _record(
         self, kind: Kind, text: str, client: CrisClient | None = None, **more: object
@@ -397,9 +391,11 @@ class Endpoint:
         while len(self.clients) >= max(self.options.max_clients, 1):
             oldest = min(self.clients.values(), key=lambda c: c.since)
             self.clients.pop(oldest.number)
-            asyncio.get_running_loop().create_task(
+            closing = asyncio.ensure_future(
                 oldest.connection.close(CLOSE_REPLACED, f"replaced by CRIS client {client.number}")
             )
+            self._closing.add(closing)  # held until done: a task nobody holds may vanish
+            closing.add_done_callback(self._closing.discard)
         self.clients[client.number] = client
         source = f"origin {origin}" if origin else "no origin: a native client"
         self.publish(
@@ -488,7 +484,7 @@ class Endpoint:
                 for c in self.clients.values()
             ],
             "counts": vars(self.counts).copy(),
-            "last_activity": self.last_activity,
+            "last_activity": self.journal.last_activity,
             "allowed_origins": sorted(self.allowed_origins),
             "allow_any_origin": self.options.allow_any_origin,
         }

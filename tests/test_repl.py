@@ -25,14 +25,14 @@ from cris_cli import config, paths
 from cris_cli.environment import Environment
 from cris_cli.history import SafeFileHistory
 from cris_cli.links import LocalLink, attach, host
-from cris_cli.repl import Shell
+from cris_cli.repl import PacsShell
 
 SECRET = "pw-never-shown-42"
 
 
 @dataclass
 class Running:
-    shell: Shell
+    shell: PacsShell
     keys: PipeInput
     out: io.StringIO
     task: asyncio.Task[int]
@@ -73,7 +73,7 @@ async def shell_on_endpoint(history: object = None, **changes: object) -> AsyncI
     )
     link = await host(settings, env)
     with create_pipe_input() as keys:
-        shell = Shell(
+        shell = PacsShell(
             link,
             settings,
             env,
@@ -311,7 +311,7 @@ async def test_a_second_shell_attaches_and_drives_the_same_endpoint() -> None:
             stdout_isatty=False,
         )
         with create_pipe_input() as keys:
-            second = Shell(
+            second = PacsShell(
                 remote,
                 settings,
                 env,

@@ -1,0 +1,39 @@
+"""Where records are published: numbered in order, handed to every listener,
+held in a bounded history. The endpoint and the simulator each keep one."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable
+
+from .records import Record
+
+Listener = Callable[[Record], None]
+
+
+class Journal:
+    """Numbers, distributes and holds records."""
+
+    def __init__(self, history: int = 100_000) -> None:
+        self.history: deque[Record] = deque(maxlen=max(history, 1))
+        self.last_activity: float | None = None
+        self._listeners: list[Listener] = []
+        self._seq = itertools.count(1)
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def publish(self, record: Record) -> Record:
+        """Number ``record``, hand it to every listener, then hold it (compacted)."""
+        record.seq = next(self._seq)
+        self.last_activity = record.time
+        for listener in list(self._listeners):
+            listener(record)
+        record.compact()
+        self.history.append(record)
+        return record
