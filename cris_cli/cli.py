@@ -20,9 +20,13 @@ from .parser import PROG, build_parser
 
 # subcommand -> "module:function"; each function takes (args, env) and returns an exit code.
 COMMANDS: dict[str, str] = {
+    "demo": "cris_cli.demo:run",
     "serve": "cris_cli.serve:run",
     "send": "cris_cli.send:run",
     "watch": "cris_cli.watch:run",
+    "run": "cris_cli.script:run_file",
+    "simulate": "cris_cli.simulate:run",
+    "replay": "cris_cli.replay:run",
     "lint": "cris_cli.lint:run",
     "cert": "cris_cli.certs:run",
     "doctor": "cris_cli.doctor:run",
@@ -50,7 +54,9 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
             args = build_parser(only).parse_args(argv)
         if args.command is None:
-            return int(_resolve("cris_cli.repl:run")(args, env))
+            # The PACS console on a terminal; otherwise stdin is a script.
+            target = "cris_cli.repl:run" if env.interactive else "cris_cli.script:run_pacs_script"
+            return int(_resolve(target)(args, env))
         return int(_resolve(COMMANDS[args.command])(args, env))
     except CrisCliError as error:
         env.say(f"{PROG}: {error}")

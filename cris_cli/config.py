@@ -53,10 +53,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("endpoint", "max_message_size", int, 65536, "largest message accepted, in bytes"),
     Setting("endpoint", "history", int, 100_000, "events held in memory for the shell"),
+    Setting(
+        "endpoint", "confirm_within", float, 5.0, "seconds an EVENT may take to confirm DISPLAY"
+    ),
     Setting("shell", "vi", bool, False, "vi key bindings in the shell"),
     Setting("shell", "redact", bool, False, "mask patient identifiers on screen"),
     Setting("send", "wait", float, 30.0, "seconds send waits for a CRIS client"),
     Setting("send", "timeout", float, 10.0, "seconds to wait for an expected event"),
+    Setting(
+        "script", "step_timeout", float, 10.0, "seconds a script's wait or expect waits by default"
+    ),
     Setting("simulate", "url", str, "wss://localhost:56998/", "PACS endpoint the simulator dials"),
     Setting("simulate", "domain", str, "RXH", "CRIS domain the simulated user works in"),
 )

@@ -44,6 +44,7 @@ from .pages import endpoint_page
 from .ports import holder_of
 from .records import Kind, Note, NoteSeverity, Record
 from .runtime import CONTROL_PATH
+from .safety import SafetyChecks
 
 CLOSE_REPLACED = 4001  # private close code: a newer CRIS connection took this one's place
 CLOSE_UNSUPPORTED = 1003
@@ -70,6 +71,7 @@ class EndpointOptions:
     max_clients: int = 1
     max_message_size: int = 65536
     history: int = 100_000
+    confirm_within: float = 5.0
 
 
 @dataclass
@@ -125,6 +127,7 @@ class Endpoint:
         self.clock = clock
         self.clients: dict[int, CrisClient] = {}
         self.journal = Journal(options.history)
+        self.safety = SafetyChecks(options.confirm_within)
         self._closing: set[asyncio.Future[None]] = set()
         self.counts = Counts()
         self.allowed_origins = {normalize_origin(o) for o in options.allow_origins}
@@ -278,7 +281,16 @@ class Endpoint:
             decoded=parse(text, Direction.PACS_TO_CRIS),
             delivered=delivered,
         )
-        return self.publish(record)
+        self.publish(record)
+        self.safety.sent(record)
+        if self.safety.pending:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.options.confirm_within + 0.01, self._report_overdue)
+        return record
+
+    def _report_overdue(self) -> None:
+        for note in self.safety.overdue(self.clock()):
+            self.publish(Record("notice", time=self.clock(), text=note.text, notes=(note,)))
 
     # --- HTTP and handshake checks -------------------------------------------------
 
@@ -442,6 +454,10 @@ class Endpoint:
             raw=text,
             decoded=decoded,
         )
+        self.journal.number(record)
+        notes = self.safety.received(record)
+        if notes:
+            record.with_notes(*notes)
         return self.publish(record)
 
     def _closed(self, client: CrisClient, connection: ServerConnection) -> Record:

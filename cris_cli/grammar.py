@@ -44,9 +44,13 @@ class Verb:
     rest_of_line: bool = False
     """True when the verb takes the rest of the line verbatim (``raw``, ``echo``)."""
     aliases: tuple[str, ...] = ()
+    syntax: str | None = None
+    """The usage line, when the arguments alone cannot say it."""
 
     @property
     def usage(self) -> str:
+        if self.syntax is not None:
+            return self.syntax
         return " ".join([self.name, *(a.usage for a in self.arguments)])
 
     def bounds(self) -> tuple[int, int | None]:
@@ -107,6 +111,88 @@ PACS_VERBS: tuple[Verb, ...] = (
     ),
 )
 
+
+CRIS_VERBS: tuple[Verb, ...] = (
+    Verb(
+        "login",
+        (Argument("USER", "user", optional=True),),
+        "log in to CRIS (sends LOGIN)",
+        ("login", "login rad2"),
+    ),
+    Verb(
+        "logout",
+        (),
+        "log out of CRIS, closing any open report (sends RELEASE, LOGOUT)",
+        ("logout",),
+    ),
+    Verb(
+        "open",
+        (ACCESSIONS,),
+        "open the report for these accessions (sends EVENT)",
+        ("open HSS12345678",),
+    ),
+    Verb(
+        "select",
+        (Argument("ACCESSION", "accession"),),
+        "select one exam's report within the open report (sends EVENT)",
+        ("select HSS12345678",),
+    ),
+    Verb("save", (), "save the open report (sends COMMIT, then RELEASE)", ("save",)),
+    Verb("skip", (), "skip, cancel or exit the open report (sends RELEASE)", ("skip",)),
+    Verb(
+        "historic",
+        (Argument("ACCESSION", "accession"),),
+        "open a historic report, read-only (sends READONLY)",
+        ("historic HSS05110977",),
+    ),
+    Verb(
+        "prefetch",
+        (ACCESSIONS,),
+        "ask the PACS to prefetch images (sends PREFETCH)",
+        ("prefetch HSS12345678 HSS12345679",),
+    ),
+    Verb(
+        "worklist",
+        (Argument("N", "count", optional=True),),
+        "show the next N exams on the worklist (default 15)",
+        ("worklist", "worklist 50"),
+    ),
+    Verb(
+        "raw",
+        (Argument("JSON", "json"),),
+        "send a JSON object as it is, to test how the PACS copes (deviations are shown)",
+        ('raw {"command":"EVENT","accession":"HSS12345678"}',),
+        sends=True,
+        rest_of_line=True,
+    ),
+)
+
+SCRIPT_VERBS: tuple[Verb, ...] = (
+    Verb(
+        "wait",
+        (Argument("client", "client-word"), Argument("SECONDS", "seconds", optional=True)),
+        "wait until the other side is connected (default: the script's step timeout)",
+        ("wait client", "wait client 30"),
+    ),
+    Verb(
+        "expect",
+        (
+            Argument("COMMAND", "expected"),
+            Argument("WORD", "accession", repeat=True, optional=True),
+        ),
+        "wait for this message from the other side, naming these accessions",
+        ("expect EVENT HSS07170319", "expect EVENT HSS07170319 within 5", "expect LOGIN"),
+        syntax="expect COMMAND [ACCESSION ...] [within SECONDS]",
+    ),
+    Verb("sleep", (Argument("SECONDS", "seconds"),), "pause", ("sleep 0.5",)),
+    Verb(
+        "echo",
+        (Argument("TEXT", "text", optional=True),),
+        "print a line",
+        ("echo step 2: the report opens",),
+        rest_of_line=True,
+    ),
+)
 
 SHELL_VERBS: tuple[Verb, ...] = (
     Verb(

@@ -80,6 +80,7 @@ def endpoint_options(
         max_clients=settings.max_clients,
         max_message_size=settings.max_message_size,
         history=settings.history,
+        confirm_within=settings.confirm_within,
     )
     return options, cert
 

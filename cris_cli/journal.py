@@ -28,9 +28,15 @@ class Journal:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    def number(self, record: Record) -> Record:
+        """Give ``record`` its number now (to refer to it before publishing it)."""
+        if not record.seq:
+            record.seq = next(self._seq)
+        return record
+
     def publish(self, record: Record) -> Record:
         """Number ``record``, hand it to every listener, then hold it (compacted)."""
-        record.seq = next(self._seq)
+        self.number(record)
         self.last_activity = record.time
         for listener in list(self._listeners):
             listener(record)

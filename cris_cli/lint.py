@@ -82,10 +82,10 @@ def read_messages(text: str, source: str, sender: Direction | None) -> Iterator[
 
 
 def _checked(where: str, raw: str, item: object, sender: Direction | None) -> Iterator[Checked]:
-    if isinstance(item, dict) and isinstance(item.get("raw"), str) and "direction" in item:
-        # A cris-cli record: it says who sent the message; only messages are linted.
+    if isinstance(item, dict) and {"kind", "direction", "raw"} <= item.keys():
+        # A cris-cli record: it says who sent each message; connections are skipped.
         direction = RECORD_DIRECTIONS.get(str(item["direction"]))
-        if item.get("kind", "message") == "message" and direction is not None:
+        if item["kind"] == "message" and direction is not None and isinstance(item["raw"], str):
             yield Checked(where, direction, parse(item["raw"], direction))
         return
     if sender is None:

@@ -98,6 +98,29 @@ def _add_shell_options(parser: argparse.ArgumentParser) -> None:
     shell.add_argument(
         "--redact", action="store_const", const=True, help="mask NHS and CHI numbers on screen"
     )
+    _add_script_options(parser)
+
+
+def _add_record_option(parser: argparse.ArgumentParser) -> None:
+    _takes_files(
+        parser.add_argument(
+            "--record",
+            metavar="FILE",
+            help="append every message and connection to FILE as JSON Lines (mode 0600)",
+        )
+    )
+
+
+def _add_script_options(parser: argparse.ArgumentParser) -> None:
+    script = parser.add_argument_group("scripts (stdin not a terminal, or 'run FILE')")
+    script.add_argument("--json", action="store_true", help="print NDJSON records")
+    script.add_argument(
+        "--step-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="default limit of 'wait' and 'expect' (default 10)",
+    )
+    _add_record_option(parser)
 
 
 def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
@@ -191,6 +214,7 @@ def _add_serve(commands: Commands) -> None:
     )
     add_endpoint_options(serve)
     serve.add_argument("--json", action="store_true", help="print NDJSON records")
+    _add_record_option(serve)
 
 
 SEND_EXIT = """\
@@ -270,6 +294,192 @@ def _add_watch(commands: Commands) -> None:
     watch.add_argument("--json", action="store_true", help="print NDJSON records")
     watch.add_argument(
         "--port", metavar="PORT", type=_port, help="the endpoint's port (default 56998)"
+    )
+
+
+SCRIPT_HELP = """\
+script lines:
+  the console's commands      display ACC..., clear, login USER, logout, fetched ACC...,
+                              raw JSON (login reads CRIS_CLI_PASSWORD)
+  wait client [SECONDS]       until a CRIS client is connected
+  expect COMMAND [ACC...] [within SECONDS]
+                              until CRIS sends this (only what arrives after the
+                              last command counts)
+  sleep SECONDS, echo TEXT, quit, # comments, blank lines
+
+exit status: 0 the script passed; 2 a line is wrong (nothing of a file runs);
+4 no CRIS client (wait client, or a command with nobody to send to); 5 an
+expect timed out; 6 a connection failed."""
+
+
+def _add_run(commands: Commands) -> None:
+    run = _subparser(
+        commands,
+        "run",
+        "run a script file as the PACS (the same as 'cris-cli < FILE')",
+        "Run the command lines of FILE in order, as the PACS, stopping at the first step\n"
+        "that fails (its line number, what was expected and what arrived). The whole file\n"
+        "is checked before anything runs.",
+        SCRIPT_HELP,
+    )
+    _takes_files(run.add_argument("file", metavar="FILE", help="the script"))
+    add_endpoint_options(run)
+    _add_script_options(run)
+
+
+def _add_replay(commands: Commands) -> None:
+    replay = _subparser(
+        commands,
+        "replay",
+        "play one side of a record file again, against a live peer",
+        "Send again, in order and with the original timing (divided by --speed), the\n"
+        "messages one side sent in a cris-cli record file (--record). --side cris dials a\n"
+        "PACS endpoint as CRIS Reporting would (--url, and the TLS options of 'simulate');\n"
+        "--side pacs sends the PACS's commands to the CRIS client of the endpoint on the\n"
+        "port. Passwords are masked in records: a LOGIN is replayed with CRIS_CLI_PASSWORD,\n"
+        "or skipped.",
+    )
+    _takes_files(replay.add_argument("file", metavar="FILE", help="a record file"))
+    replay.add_argument(
+        "--side",
+        choices=("cris", "pacs"),
+        default="cris",
+        help="whose messages to replay (default cris)",
+    )
+    replay.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="play X times faster (0: no pauses; default 1)",
+    )
+    replay.add_argument(
+        "--wait",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for the peer (default 30)",
+    )
+    replay.add_argument("--url", metavar="URL", help="--side cris: the PACS endpoint")
+    _takes_files(
+        replay.add_argument("--cafile", metavar="FILE", help="--side cris: certificate to trust")
+    )
+    replay.add_argument(
+        "--pin-sha256", metavar="FINGERPRINT", help="--side cris: trust this certificate"
+    )
+    replay.add_argument(
+        "--insecure", action="store_true", help="--side cris: do not check the certificate"
+    )
+    replay.add_argument("--origin", metavar="URL", help="--side cris: the Origin header to send")
+    replay.add_argument("--json", action="store_true", help="print NDJSON records")
+    add_endpoint_options(replay)
+
+
+def _add_demo(commands: Commands) -> None:
+    demo = _subparser(
+        commands,
+        "demo",
+        "the PACS console with a simulated CRIS Reporting attached: try it all, no setup",
+        "Start the PACS console with its own endpoint (a free port, no TLS) and a simulated\n"
+        "CRIS Reporting connected to it, where a simulated radiologist logs in and opens\n"
+        "reports at a gentle pace. Type 'display ACCESSION' and watch the EVENT come back.\n"
+        "Without a terminal it plays for --duration seconds and prints what happened.",
+    )
+    demo.add_argument("--seed", type=int, default=1, help="worklist seed (default 1)")
+    demo.add_argument(
+        "--pace",
+        type=_seconds,
+        default=3.0,
+        metavar="SECONDS",
+        help="seconds between the simulated radiologist's actions (default 3)",
+    )
+    demo.add_argument(
+        "--duration",
+        type=_seconds,
+        metavar="SECONDS",
+        help="play this long, then stop (default without a terminal: 10)",
+    )
+    demo.add_argument("--json", action="store_true", help="NDJSON records (without a terminal)")
+
+
+def _add_simulate(commands: Commands) -> None:
+    simulate = _subparser(
+        commands,
+        "simulate",
+        "play CRIS Reporting against a PACS endpoint (for testing a PACS)",
+        "Dial a PACS endpoint and behave like CRIS Reporting: answer DISPLAY, CLEAR, LOGIN,\n"
+        "LOGOUT and FETCHED as CRIS does, and send EVENT, COMMIT, RELEASE, READONLY,\n"
+        "PREFETCH, LOGIN and LOGOUT for the user's actions, with a synthetic worklist of\n"
+        "patients whose NHS and CHI numbers pass their checks. Interactive on a terminal;\n"
+        "--auto plays a radiologist on its own; with stdin not a terminal, it runs the\n"
+        "command lines it reads (a script). Reconnects with backoff if the PACS goes away.\n"
+        "A PACS LOGIN is checked against --user names with the password in\n"
+        "CRIS_CLI_SIM_PASSWORD (default 'cris-demo').",
+        "examples:\n"
+        "  cris-cli simulate                            # against cris-cli on this machine\n"
+        "  cris-cli simulate --url wss://localhost:56996/ --cafile pacs-cert.pem\n"
+        "  cris-cli simulate --auto 2 --duration 60 --json > session.jsonl\n"
+        "  cris-cli simulate --origin https://cris.example.nhs.uk   # test an origin check",
+    )
+    simulate.add_argument(
+        "--url", metavar="URL", help="the PACS endpoint (default wss://localhost:56998/)"
+    )
+    trust = simulate.add_argument_group(
+        "TLS trust (a cris-cli endpoint on this machine is trusted by itself)"
+    )
+    _takes_files(
+        trust.add_argument(
+            "--cafile", metavar="FILE", help="CA or self-signed certificate to trust"
+        )
+    )
+    trust.add_argument(
+        "--pin-sha256",
+        metavar="FINGERPRINT",
+        help="trust exactly the certificate with this SHA-256 fingerprint",
+    )
+    trust.add_argument(
+        "--insecure", action="store_true", help="do not check the certificate at all (warns)"
+    )
+    simulate.add_argument(
+        "--origin", metavar="URL", help="send this Origin header, as a browser would"
+    )
+    cris = simulate.add_argument_group("the simulated CRIS")
+    cris.add_argument("--domain", metavar="CODE", help="the CRIS domain (default RXH)")
+    cris.add_argument(
+        "--user",
+        action="append",
+        metavar="NAME",
+        help="a user a PACS LOGIN may log in (repeatable; default rad1)",
+    )
+    cris.add_argument("--seed", type=int, default=1, help="worklist seed (default 1)")
+    cris.add_argument(
+        "--worklist-size",
+        type=_positive,
+        default=60,
+        metavar="N",
+        help="exams on the worklist (default 60)",
+    )
+    cris.add_argument(
+        "--display-from-worklist",
+        action="store_true",
+        help="let DISPLAY open a report from the worklist (real CRIS does not)",
+    )
+    play = simulate.add_argument_group("playing on its own")
+    play.add_argument(
+        "--auto", type=float, metavar="RATE", help="play a radiologist: RATE actions per second"
+    )
+    play.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after this long")
+    simulate.add_argument("--json", action="store_true", help="print NDJSON records")
+    simulate.add_argument(
+        "--step-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="default limit of a script's 'wait' and 'expect' (default 10)",
+    )
+    _add_record_option(simulate)
+    simulate.add_argument("--vi", action="store_const", const=True, help="vi key bindings")
+    simulate.add_argument(
+        "--redact", action="store_const", const=True, help="mask NHS and CHI numbers on screen"
     )
 
 
@@ -369,9 +579,13 @@ def _add_completion(commands: Commands) -> None:
 
 
 SUBCOMMANDS = {
+    "demo": _add_demo,
+    "run": _add_run,
     "serve": _add_serve,
     "send": _add_send,
     "watch": _add_watch,
+    "simulate": _add_simulate,
+    "replay": _add_replay,
     "lint": _add_lint,
     "cert": _add_cert,
     "doctor": _add_doctor,

@@ -11,6 +11,7 @@ On Linux the XDG variables move them, which is how tests isolate themselves.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import platformdirs
@@ -43,13 +44,17 @@ def runtime_dir() -> Path:
     The platform's runtime directory when it exists or can be made (it is
     private to the user on Linux), else a folder in the state directory.
     """
-    candidate = Path(platformdirs.user_runtime_dir(APP, appauthor=False))
-    try:
-        make_private_dir(candidate)
-    except OSError:
-        candidate = state_dir() / "run"
-        make_private_dir(candidate)
-    return candidate
+    with warnings.catch_warnings():
+        # platformdirs warns, then guesses a shared /tmp path, when the platform
+        # has no runtime directory: the state directory is the better fallback.
+        warnings.simplefilter("error")
+        try:
+            candidate = Path(platformdirs.user_runtime_dir(APP, appauthor=False))
+            make_private_dir(candidate)
+            return candidate
+        except (OSError, Warning):
+            pass
+    return make_private_dir(state_dir() / "run")
 
 
 def make_private_dir(path: Path) -> Path:

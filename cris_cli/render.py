@@ -8,6 +8,7 @@ so a row costs a few string operations.
 
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 import unicodedata
@@ -249,8 +250,7 @@ def plain_line(record: Record, local: str = "pacs") -> str:
         decoded = record.decoded
         if isinstance(decoded, Parsed):
             fields = " ".join(
-                f"{key}={' '.join(value) if isinstance(value, list) else value}"
-                for key, value in record_fields(record).items()
+                f"{key}={_plain_value(value)}" for key, value in record_fields(record).items()
             )
             lines = [f"{head} {label} {record.command} {fields}".rstrip()]
         else:
@@ -261,6 +261,14 @@ def plain_line(record: Record, local: str = "pacs") -> str:
             lines[0] += f" (delivered to {record.delivered})"
     lines += [f"    {n.severity} {n.code}: {n.text}" for n in record.notes if n.text != record.text]
     return "\n".join(lines)
+
+
+def _plain_value(value: object) -> str:
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return str(value)
 
 
 def record_fields(record: Record) -> dict[str, object]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from . import config
@@ -18,6 +19,7 @@ from .errors import UsageError
 from .grammar import PACS_VERBS, SHELL_VERBS, Invocation, pacs_message
 from .links import Link, LocalLink, RemoteLink, open_link
 from .messages import accessions_of
+from .recorder import Recorder
 from .records import Record
 from .shell import Shell
 from .tables import status_panel
@@ -150,11 +152,18 @@ class PacsShell(Shell):
 
 def run(args: argparse.Namespace, env: Environment) -> int:
     settings = config.from_args(args, env.environ)
-    return asyncio.run(_start(settings, env))
+    recorder = Recorder(Path(args.record)) if getattr(args, "record", None) else None
+    try:
+        return asyncio.run(_start(settings, env, recorder))
+    finally:
+        if recorder is not None:
+            recorder.close()
 
 
-async def _start(settings: config.Settings, env: Environment) -> int:
+async def _start(settings: config.Settings, env: Environment, recorder: Recorder | None) -> int:
     link = await open_link(settings, env)
+    if recorder is not None:
+        await link.subscribe(recorder)
     if isinstance(link, LocalLink):
         from .hosting import banner
 

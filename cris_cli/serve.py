@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+from pathlib import Path
 
 from . import config
 from .environment import Environment
 from .hosting import banner
 from .lifecycle import stop_on_signals
 from .links import attach, host
+from .recorder import Recorder
 from .sinks import LineSink, output_mode, record_writer
 from .watch import follow
 
@@ -40,6 +42,9 @@ async def _serve(settings: config.Settings, args: argparse.Namespace, env: Envir
             redact=settings.redact,
         )
     link = await host(settings, env)
+    recorder = Recorder(Path(args.record)) if args.record else None
+    if recorder is not None:
+        await link.subscribe(recorder)
     stop = asyncio.Event()
     sink = LineSink(env.stdout)
     mode = output_mode(args.json, env.stdout_isatty)
@@ -54,5 +59,7 @@ async def _serve(settings: config.Settings, args: argparse.Namespace, env: Envir
     finally:
         await link.close()
         sink.flush()
+        if recorder is not None:
+            recorder.close()
     env.say("cris-cli: endpoint stopped")
     return 0

@@ -238,27 +238,30 @@ class Simulator:
 
     async def _send(self, events: tuple[CrisEvent, ...]) -> None:
         for event in events:
-            text = serialize(event)
-            connection = self.connection
-            if connection is None:
+            if not await self.send_raw(serialize(event)):
                 self._notice(f"not connected to the PACS: {event.command} not sent", "warning")
-                continue
-            try:
-                await connection.send(text)
-            except ConnectionClosed:
-                self._notice(f"the PACS went away: {event.command} not sent", "warning")
-                continue
-            self.journal.publish(
-                Record(
-                    "message",
-                    time=self.clock(),
-                    direction=Direction.CRIS_TO_PACS,
-                    peer=self.dial.url,
-                    client=1,
-                    raw=text,
-                    delivered=1,
-                )
+
+    async def send_raw(self, text: str) -> bool:
+        """Send text exactly as given (to test how a PACS copes); False if not connected."""
+        connection = self.connection
+        if connection is None:
+            return False
+        try:
+            await connection.send(text)
+        except ConnectionClosed:
+            return False
+        self.journal.publish(
+            Record(
+                "message",
+                time=self.clock(),
+                direction=Direction.CRIS_TO_PACS,
+                peer=self.dial.url,
+                client=1,
+                raw=text,
+                delivered=1,
             )
+        )
+        return True
 
     def status(self) -> dict[str, Any]:
         state = self.machine.state

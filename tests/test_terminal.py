@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from processes import free_port
 from terminal import (
     INSTALL_TIMEOUT,
     WAIT,
@@ -21,9 +24,6 @@ from terminal import (
     last_line_starting,
     lines,
 )
-from websockets.asyncio.client import ClientConnection, connect
-
-from processes import free_port
 
 # Only the first test may wait for apt-get to install tmux; every wait on the
 # screen is bounded by WAIT, so a test that works takes a few seconds.
@@ -55,9 +55,12 @@ class Shell:
     port: int
     home: Path
 
-    @property
-    def history_file(self) -> Path:
-        return Path(self.terminal.environ["XDG_STATE_HOME"]) / "cris-cli" / "history"
+    def history(self) -> str:
+        """The shell's history as kept in the test's own state directory (not the user's)."""
+        directory = Path(self.terminal.environ["XDG_STATE_HOME"]) / "cris-cli"
+        files = sorted(directory.glob("history*"))  # one per role: history-pacs, ...
+        assert files, f"no history file in {directory}: {sorted(directory.glob('*'))}"
+        return "".join(file.read_text() for file in files)
 
     async def cris(self) -> ClientConnection:
         """A CRIS test client, connected once the shell shows its connect row."""
@@ -95,6 +98,9 @@ async def shell(tmux: str, isolated_dirs: Path) -> AsyncIterator[Shell]:
         terminal.start([*cris_cli_command(), "--port", str(port), "--no-tls"], width=140, height=40)
         await terminal.shows(f"listening on ws://localhost:{port}/")
         await terminal.until(lambda screen: prompt_reads(screen, PROMPT), "the prompt 'pacs> '")
+        # The endpoint announced itself in the test's runtime directory, not the user's.
+        runtime = Path(environ["XDG_RUNTIME_DIR"])
+        assert list(runtime.rglob(f"*{port}*")), f"nothing about port {port} in {runtime}"
         yield Shell(terminal, port, isolated_dirs)
     finally:
         terminal.close()
@@ -132,8 +138,7 @@ async def test_tab_completes_the_command_and_the_line_reaches_cris(shell: Shell)
     await shell.leave()
     await asyncio.wait_for(client.wait_closed(), WAIT)
     assert client.close_code == 1001  # going away: the shell closed the link on its way out
-    # The shell used the test's own state directory, not the user's.
-    assert "display ACC1" in shell.history_file.read_text()
+    assert "display ACC1" in shell.history()
 
 
 async def test_rows_arrive_above_a_half_typed_line(shell: Shell) -> None:
@@ -211,7 +216,7 @@ async def test_the_password_is_never_shown_nor_kept(shell: Shell) -> None:
     everything = terminal.scrollback()
     assert "password for rad1:" in everything
     assert SECRET not in everything, f"the password shows:\n{everything}"
-    history = shell.history_file.read_text()
+    history = shell.history()
     assert "login rad1" in history, f"the shell kept no history here:\n{history}\n{screen}"
     assert SECRET not in history
     # Nor anywhere else the shell may write: config, data, state, cache, runtime.
