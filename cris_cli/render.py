@@ -63,8 +63,8 @@ class Column:
     align: str = "<"
 
 
-# Dropped right to left from this list as the terminal narrows.
-OPTIONAL_COLUMNS = ("time", "nhs", "chi", "exam", "domain")
+# Dropped in this order as the terminal narrows: the least useful first.
+DROP_ORDER = ("domain", "exam", "chi", "time", "nhs")
 NOTE_MIN = 24
 
 
@@ -108,6 +108,10 @@ class RowFormatter:
         self.redact = redact
         self.labels = local_role_labels(local)
         self.columns = self._layout(max(width, 40))
+        cut = next(i for i, c in enumerate(self.columns) if c.name == "accession")
+        self._lead = self.columns[:cut]
+        self._wide_offset = sum(c.width + 1 for c in self._lead)
+        self._wide = max(max(width, 40) - self._wide_offset, 10)
         self._clock_second = -1
         self._clock_text = ""
 
@@ -123,9 +127,9 @@ class RowFormatter:
             Column("chi", 11),
             Column("domain", 6),
         ]
-        dropped = list(reversed(OPTIONAL_COLUMNS))
-        while sum(c.width + 1 for c in columns) + NOTE_MIN > width and dropped:
-            name = dropped.pop()
+        droppable = list(DROP_ORDER)
+        while sum(c.width + 1 for c in columns) + NOTE_MIN > width and droppable:
+            name = droppable.pop(0)
             columns = [c for c in columns if c.name != name]
         used = sum(c.width + 1 for c in columns)
         spare = width - used - NOTE_MIN
@@ -184,11 +188,14 @@ class RowFormatter:
             if record.kind == "notice" and note.text == record.text:
                 continue
             notes.append((note.text, NOTE_STYLES[note.severity]))
+        # A connection or notice has no message columns: its text starts where
+        # the accession would, and takes the rest of the line.
+        columns = self.columns[:-1] if record.kind == "message" else self._lead
         parts = []
-        for column in self.columns[:-1]:
+        for column in columns:
             text, style = cells.get(column.name, ("", None))
             parts.append(self._paint(fit(text, column.width, column.align), style))
-        note_width = self.columns[-1].width
+        note_width = self.columns[-1].width if record.kind == "message" else self._wide
         # Notes wrap onto lines of their own under the note column: a finding
         # cut short is a finding lost.
         notes = [
@@ -199,7 +206,7 @@ class RowFormatter:
         first, *more = notes or [("", None)]
         line = " ".join(parts) + " " + self._paint(fit(first[0], note_width), first[1])
         lines = [line.rstrip()]
-        indent = " " * self.note_offset
+        indent = " " * (self.note_offset if record.kind == "message" else self._wide_offset)
         lines += [
             indent + self._paint(fit(text, note_width), style).rstrip() for text, style in more
         ]

@@ -14,7 +14,7 @@ import contextlib
 import shutil
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from prompt_toolkit import PromptSession
@@ -23,7 +23,7 @@ from prompt_toolkit.formatted_text import ANSI, FormattedText
 from prompt_toolkit.history import History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
-from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.patch_stdout import StdoutProxy
 from prompt_toolkit.styles import Style
 from prompt_toolkit.validation import ValidationError, Validator
 
@@ -51,6 +51,20 @@ STYLE = Style.from_dict(
 )
 DEFAULT_EVENTS = 20
 LOOKING = ("events", "show", "status", "clients", "help")
+
+
+@contextlib.contextmanager
+def above_the_prompt() -> Iterator[None]:
+    """Print (ANSI included) above the prompt, as prompt_toolkit's patch_stdout does,
+    but flushing every 20 ms rather than 200: rows keep their place even when
+    commands are typed or pasted fast."""
+    with StdoutProxy(sleep_between_writes=0.02, raw=True) as proxy:
+        original = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = proxy
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = original
 
 
 class Interruption(Exception):
@@ -111,7 +125,11 @@ class Shell(ABC):
             output=output,
         )
         self.asker: PromptSession[str] = PromptSession(
-            history=InMemoryHistory(), style=STYLE, input=input, output=output
+            history=InMemoryHistory(),
+            bottom_toolbar=self._toolbar,
+            style=STYLE,
+            input=input,
+            output=output,
         )
         self._resume = ""
         self.ended: str | None = None  # why the session ended on its own, if it did
@@ -213,7 +231,7 @@ class Shell(ABC):
         self.session.seed(await self.status())
         await self.subscribe(self.on_record)
         watcher = asyncio.ensure_future(self._watch())
-        context = patch_stdout(raw=True) if self.patch else contextlib.nullcontext()
+        context = above_the_prompt() if self.patch else contextlib.nullcontext()
         try:
             with context:
                 if self.patch:
