@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import shutil
+from typing import Any
 
 from . import config
 from .autopilot import Autopilot
@@ -32,10 +33,16 @@ def run(args: argparse.Namespace, env: Environment) -> int:
     settings = config.from_args(args, env.environ).replace(
         host="127.0.0.1", port=0, tls=False, max_clients=1
     )
-    return asyncio.run(_demo(settings, args, env))
+    return asyncio.run(play(settings, args, env))
 
 
-async def _demo(settings: config.Settings, args: argparse.Namespace, env: Environment) -> int:
+async def play(
+    settings: config.Settings,
+    args: argparse.Namespace,
+    env: Environment,
+    **shell_options: Any,
+) -> int:
+    """The demo; ``shell_options`` reach the console (tests give it pipe input)."""
     link = await host(settings, env, port=0)
     worklist = synthetic_worklist(seed=args.seed)
     # Real CRIS ignores DISPLAY on its worklist; the demo's CRIS obliges, so that
@@ -48,8 +55,10 @@ async def _demo(settings: config.Settings, args: argparse.Namespace, env: Enviro
     flying = asyncio.ensure_future(pilot.fly(stop))
     try:
         if env.interactive and args.duration is None:
-            return await _console(link, settings, env, [e.accession for e in worklist.exams])
-        return await _tour(link, worklist.exams[4].accession, args, env)
+            accessions = [e.accession for e in worklist.exams]
+            return await _console(link, settings, env, accessions, shell_options)
+        # The last exam: the simulated radiologist will not have it open.
+        return await _tour(link, worklist.exams[-1].accession, args, env)
     finally:
         stop.set()
         await flying
@@ -61,7 +70,11 @@ async def _demo(settings: config.Settings, args: argparse.Namespace, env: Enviro
 
 
 async def _console(
-    link: LocalLink, settings: config.Settings, env: Environment, accessions: list[str]
+    link: LocalLink,
+    settings: config.Settings,
+    env: Environment,
+    accessions: list[str],
+    shell_options: dict[str, Any],
 ) -> int:
     from .repl import PacsShell
 
@@ -70,7 +83,7 @@ async def _console(
         "to it; a simulated radiologist logs in and opens reports every few seconds.",
         f"Try: display {accessions[4]}   (Tab completes accessions; 'help' lists commands)",
     ]
-    shell = PacsShell(link, settings, env, banner=banner)
+    shell = PacsShell(link, settings, env, banner=banner, **shell_options)
     shell.session.remember(reversed(accessions))
     return await shell.run()
 
@@ -82,13 +95,14 @@ async def _tour(link: LocalLink, accession: str, args: argparse.Namespace, env: 
     writer = record_writer(
         output_mode(args.json, env.stdout_isatty), sink, width=width, color=env.color
     )
-    confirmed = asyncio.Event()
+    confirmed, displayed = asyncio.Event(), asyncio.Event()
 
     def watch(record: Record) -> None:
         writer(record)
         message = record.message
         if (
-            record.direction is Direction.CRIS_TO_PACS
+            displayed.is_set()
+            and record.direction is Direction.CRIS_TO_PACS
             and record.command == "EVENT"
             and message is not None
             and accession in getattr(message, "accession", ())
@@ -107,6 +121,7 @@ async def _tour(link: LocalLink, accession: str, args: argparse.Namespace, env: 
     from .messages import Display
 
     sent_at = asyncio.get_running_loop().time()
+    displayed.set()  # only an EVENT after the DISPLAY confirms it
     await link.send(serialize(Display(accession=(accession,))))
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(confirmed.wait(), 5)

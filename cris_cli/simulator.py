@@ -157,15 +157,13 @@ class Simulator:
             self.connected.clear()
             self.connection = None
             await connection.close()
-        code = connection.close_code
         if not self._stopping.is_set():
-            reason = f"{code} {connection.close_reason}".strip() if code else "no close frame"
-            self._publish(
-                "disconnect",
-                f"the PACS closed the connection ({reason})",
-                peer=self.dial.url,
-                client=1,
-            )
+            code, reason = connection.close_code, connection.close_reason
+            if code is None or code == 1006:
+                text = "lost the connection to the PACS (no close frame)"
+            else:
+                text = f"the PACS closed the connection ({code} {reason})".replace(" )", ")")
+            self._publish("disconnect", text, peer=self.dial.url, client=1)
 
     def _check_pin(self, connection: ClientConnection) -> None:
         if self.dial.pin_sha256 is None:
