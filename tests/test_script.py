@@ -107,7 +107,7 @@ async def test_sending_to_nobody_stops_the_script(tmp_path: Path) -> None:
 async def test_a_wrong_line_stops_a_file_before_anything_runs(tmp_path: Path) -> None:
     cases = {
         "echo first\ndispaly A1\n": ":2: unknown command 'dispaly'",
-        "echo first\nexpect DISPLAY A1\n": ":2: expect DISPLAY: the CRIS client sends EVENT, COMMIT",
+        "echo first\nexpect DISPLAY A1\n": ":2: expect DISPLAY: the CRIS client sends EVENT,",
         "sleep soon\n": ":1: sleep SECONDS: 'soon' is not a number of seconds",
         "wait cat\n": ":1: wait takes 'client' [SECONDS], not 'cat'",
         "expect EVENT within x\n": ":1: expect ... within SECONDS: 'x' is not a number",
