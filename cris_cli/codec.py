@@ -123,6 +123,23 @@ class IncompleteMessage(ValueError):
     """Raised when a message to be sent lacks a field its command requires."""
 
 
+# Per message class: the text fields it uses (read as they are when non-empty), and
+# the fields whose absence is reported, in wire order, with whether they are required.
+_PLAIN_TEXT: dict[type[Message], frozenset[str]] = {
+    cls: frozenset(f for f in cls.fields if f not in ("accession", "remoteImage"))
+    for table in MESSAGE_TYPES.values()
+    for cls in table.values()
+}
+_PRESENCE: dict[type[Message], tuple[tuple[str, str, bool], ...]] = {
+    cls: tuple(
+        (wire, WIRE_FIELDS[wire], wire in cls.required)
+        for wire in cls.fields
+        if wire in cls.required or wire in cls.expected
+    )
+    for table in MESSAGE_TYPES.values()
+    for cls in table.values()
+}
+
 _KIND_OF_SENDER = {Direction.CRIS_TO_PACS: "CRIS event", Direction.PACS_TO_CRIS: "PACS command"}
 _SENDER_NAME = {Direction.CRIS_TO_PACS: "CRIS", Direction.PACS_TO_CRIS: "the PACS"}
 
@@ -191,7 +208,9 @@ def interpret(data: dict[str, JSONValue], direction: Direction) -> tuple[Message
         if key == "command":
             continue
         attr = WIRE_FIELDS.get(key)
-        if attr is None:
+        if type(value) is str and attr is not None and key in _PLAIN_TEXT[cls] and value:
+            values[attr] = value  # the usual case, first: a non-empty text field it uses
+        elif attr is None:
             extra[key] = value
             deviations.append(_unknown_field(key))
         elif key not in cls.fields:
@@ -215,19 +234,19 @@ def interpret(data: dict[str, JSONValue], direction: Direction) -> tuple[Message
             if text is not None:
                 values[attr] = text
 
-    for wire in cls.fields:
-        attr = WIRE_FIELDS[wire]
+    for wire, attr, required in _PRESENCE[cls]:
         if attr in values:
             continue
-        if wire in cls.required:
+        if required:
             # An unusable value was reported already; an absent or null one was not.
             if not any(d.field == wire and d.is_error for d in deviations):
                 deviations.append(_error("missing-field", f"{command} needs {wire}", wire))
-        elif wire in cls.expected and wire not in data:
+        elif wire not in data:
             deviations.append(
                 Deviation("missing-expected", f"{command} normally carries {wire}", wire)
             )
-    _check_identifiers(values, deviations)
+    if "nhs" in values or "chi" in values:
+        _check_identifiers(values, deviations)
     message = cls(**values, extra=MappingProxyType(extra) if extra else NO_EXTRA)
     return message, deviations
 
@@ -376,8 +395,6 @@ def _read_flag(value: JSONValue, deviations: list[Deviation]) -> bool | None:
 
 
 def _check_identifiers(values: dict[str, Any], deviations: list[Deviation]) -> None:
-    if "nhs" not in values and "chi" not in values:
-        return
     from .identifiers import check_chi, check_nhs  # only messages with identifiers need it
 
     for attr, check in (("nhs", check_nhs), ("chi", check_chi)):

@@ -200,7 +200,7 @@ def _suggest(word: str, choices: list[str]) -> str:
 def _line_of(text: str, section: str | None, name: str) -> int:
     """The line that sets ``name`` in ``section`` (or the section header), 1-based."""
     current: str | None = None
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
         stripped = line.strip()
         header = re.fullmatch(r"\[\s*([^\]\s]+)\s*\]\s*(#.*)?", stripped)
         if header:

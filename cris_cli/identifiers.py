@@ -9,6 +9,8 @@ in, never by which checksum happens to pass.
 from __future__ import annotations
 
 import datetime
+import functools
+import operator
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -66,7 +68,9 @@ def modulus11_check_digit(nine_digits: str) -> int | None:
 
     A remainder giving 10 means no number with these nine digits is ever issued.
     """
-    total = sum(int(d) * w for d, w in zip(nine_digits, _MOD11_WEIGHTS, strict=True))
+    if len(nine_digits) != 9:
+        raise ValueError("nine digits expected")
+    total: int = sum(map(operator.mul, map(int, nine_digits), _MOD11_WEIGHTS))
     check = 11 - total % 11
     if check == 11:
         return 0
@@ -108,6 +112,7 @@ def _digits_of(kind: IdentifierKind, text: str) -> IdentifierCheck | str:
     return digits
 
 
+@functools.lru_cache(maxsize=8192)  # the same patients come back again and again
 def check_nhs(text: str) -> IdentifierCheck:
     """Check an NHS number (England and Wales) with Modulus 11."""
     digits = _digits_of("NHS", text)
@@ -149,6 +154,7 @@ def _birth_date(ddmmyy: str) -> datetime.date | None:
     return past[0] if past else real[-1]
 
 
+@functools.lru_cache(maxsize=8192)
 def check_chi(text: str) -> IdentifierCheck:
     """Check a CHI number (Scotland): digits, length, birth date, then check digit.
 

@@ -71,7 +71,8 @@ def read_messages(text: str, source: str, sender: Direction | None) -> Iterator[
         if isinstance(whole, dict):
             yield from _checked(source, stripped, whole, sender)
             return
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")  # JSON Lines split on newlines only
         if not line.strip():
             continue
         try:

@@ -104,6 +104,22 @@ class Message:
     # One generic __repr__, __eq__ and __hash__ here instead of one generated per
     # class (repr=False, eq=False): that code generation is most of this
     # module's import time, and import time is most of a one-shot command's.
+    def __post_init__(self) -> None:
+        # One check for every class: each field the command uses holds its type.
+        for wire in self.fields:
+            value = getattr(self, WIRE_FIELDS[wire])
+            if value is None:
+                continue
+            if wire == "accession":
+                _check_accession(value)
+            elif wire == "remoteImage":
+                if type(value) is not bool:
+                    raise TypeError(
+                        f"remote_image must be a bool or None, not {type(value).__name__}"
+                    )
+            else:
+                _check_text(WIRE_FIELDS[wire], value)
+
     def _compared(self) -> tuple[object, ...]:
         return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.compare)
 
@@ -142,19 +158,12 @@ class CrisEvent(Message):
 
     domain: str | None = None
 
-    def __post_init__(self) -> None:
-        _check_text("domain", self.domain)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class _ReportEvent(CrisEvent):
     """An event about the report for one or more accessions."""
 
     accession: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        CrisEvent.__post_init__(self)
-        _check_accession(self.accession)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
@@ -164,11 +173,6 @@ class _PatientEvent(_ReportEvent):
     exam_code: str | None = None
     nhs: str | None = None
     chi: str | None = None
-
-    def __post_init__(self) -> None:
-        _ReportEvent.__post_init__(self)
-        for name in ("exam_code", "nhs", "chi"):
-            _check_text(name, getattr(self, name))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
@@ -253,9 +257,6 @@ class Display(PacsCommand):
 
     accession: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        _check_accession(self.accession)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Clear(PacsCommand):
@@ -275,10 +276,6 @@ class Login(PacsCommand):
     username: str | None = None
     password: str | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        _check_text("username", self.username)
-        _check_text("password", self.password)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)
 class Logout(PacsCommand):
@@ -296,9 +293,6 @@ class Fetched(PacsCommand):
     required = frozenset({"accession"})
 
     accession: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        _check_accession(self.accession)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False, eq=False)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -154,11 +155,36 @@ class Record:
         }
 
     def to_line(self) -> str:
-        """The record as one NDJSON line, newline included (made once per publication)."""
-        if self._line is None:
-            self._line = (
-                json.dumps(self.as_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        """The record as one NDJSON line, newline included (made once per publication).
+
+        It says what ``json.dumps(as_json())`` says, built from parts: a message
+        that follows the protocol exactly (no deviation, hence no secret) has
+        the values of its own raw text as ``fields``, so that text is used as
+        it is. This is the hot path of ``serve --json``.
+        """
+        if self._line is not None:
+            return self._line
+        decoded, raw = self.decoded, self.raw
+        if (
+            isinstance(decoded, Parsed)
+            and not decoded.deviations
+            and raw is not None
+            and "\n" not in raw
+            and "\r" not in raw
+        ):
+            notes = _dumps([n.as_json() for n in self.notes]) if self.notes else "[]"
+            line = (
+                f'{{"seq":{self.seq},"time":"{iso_time(self.time)}","kind":"message",'
+                f'"direction":"{self.direction.value if self.direction else ""}",'
+                f'"peer":{_text(self.peer)},"client":{_number(self.client)},'
+                f'"origin":{_text(self.origin)},"raw":{_encode(raw)},'
+                f'"command":{_text(verb_of(decoded.message))},"fields":{raw.strip()},'
+                f'"valid":true,"deviations":[],"notes":{notes},'
+                f'"delivered":{_number(self.delivered)},"text":{_text(self.text)}}}'
             )
+        else:
+            line = _dumps(self.as_json())
+        self._line = _one_line(line) + "\n"
         return self._line
 
     @classmethod
@@ -187,9 +213,42 @@ class Record:
         return f"<Record #{self.seq} {self.kind} {what!r}>"
 
 
+# The C string encoder behind json.dumps(..., ensure_ascii=False): a JSON string literal.
+_encode: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _number(value: int | None) -> str:
+    return "null" if value is None else str(value)
+
+
+def _one_line(line: str) -> str:
+    """Escape the line separators some readers split on, which JSON allows in strings."""
+    if "\u2028" in line or "\u2029" in line:
+        return line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return line
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _encode(value)
+
+
+_second: list[object] = [None, ""]  # the last whole second formatted, and its text
+
+
 def iso_time(timestamp: float) -> str:
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``2026-12-04T15:23:49.123Z`` (the seconds part is made once per second)."""
+    second = int(timestamp)
+    micros = round((timestamp - second) * 1_000_000)  # as datetime rounds a timestamp
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    if _second[0] != second:
+        moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
+        _second[:] = [second, moment.strftime("%Y-%m-%dT%H:%M:%S")]
+    return f"{_second[1]}.{micros // 1000:03d}Z"
 
 
 def parse_time(text: str) -> float:

@@ -45,7 +45,7 @@ class Step:
 def steps(path: Path, direction: Direction, speed: float) -> list[Step]:
     """The messages ``direction``'s side sent in a record file, with scaled gaps."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     found: list[Step] = []

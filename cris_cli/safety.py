@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .messages import (
     Display,
@@ -25,8 +26,7 @@ from .records import Note, Record
 REMEMBERED = 100_000  # accessions whose patient is remembered
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """A patient as the link names them: NHS and CHI digits (either may be absent)."""
 
     nhs: str | None
@@ -40,9 +40,12 @@ class Identity:
 
     def conflicts(self, other: Identity) -> bool:
         """True when a number both name differs (an absent number conflicts with nothing)."""
-        return any(
-            mine is not None and theirs is not None and mine != theirs
-            for mine, theirs in ((self.nhs, other.nhs), (self.chi, other.chi))
+        if self == other:  # the usual case, and a fast one
+            return False
+        nhs, chi = self
+        other_nhs, other_chi = other
+        return (nhs is not None and other_nhs is not None and nhs != other_nhs) or (
+            chi is not None and other_chi is not None and chi != other_chi
         )
 
     def __str__(self) -> str:
@@ -53,6 +56,8 @@ class Identity:
 def _digits(value: object) -> str | None:
     if not isinstance(value, str):
         return None
+    if value.isdigit():  # the usual case: nothing to strip
+        return value
     digits = "".join(c for c in value if c.isdigit())
     return digits or None
 

@@ -436,7 +436,7 @@ def run_file(args: argparse.Namespace, env: Environment) -> int:
         raise UsageError(
             f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}"
         ) from None
-    lines = list(enumerate(text.splitlines(), 1))
+    lines = [(n, line.removesuffix("\r")) for n, line in enumerate(text.split("\n"), 1)]
 
     async def main() -> int:
         from .links import open_link

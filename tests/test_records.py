@@ -218,3 +218,34 @@ async def test_replay_needs_messages_of_that_side(tmp_path: Path) -> None:
     code, _, err = await run_async(["replay", str(record)])
     assert code == ExitCode.USAGE
     assert f"{record}:1: not a cris-cli record line" in err
+
+
+# The fast NDJSON line must say exactly what the general one says.
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_codec import all_messages, json_values  # noqa: E402
+
+from cris_cli.codec import serialize  # noqa: E402
+
+
+@given(
+    st.one_of(
+        all_messages.map(serialize),
+        all_messages.map(lambda m: json.dumps(json.loads(serialize(m)), indent=2)),
+        all_messages.map(lambda m: serialize(m).replace('":"', '":"\u2028', 1)),
+        json_values.map(json.dumps),
+        st.text(max_size=40),
+    ),
+    st.sampled_from(list(Direction)),
+    st.floats(0, 4e9),
+    st.one_of(st.none(), st.text(max_size=12)),
+)
+def test_the_ndjson_line_equals_the_json_of_the_record(
+    raw: str, direction: Direction, time: float, peer: str | None
+) -> None:
+    record = Record("message", time=time, direction=direction, peer=peer, client=3, raw=raw)
+    record.seq = 7
+    line = record.to_line()
+    assert line.endswith("\n")
+    assert len(line.splitlines()) == 1  # one line, by every reader's idea of a line
+    assert json.loads(line) == record.as_json()
