@@ -225,10 +225,16 @@ def _number(value: int | None) -> str:
     return "null" if value is None else str(value)
 
 
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 def _one_line(line: str) -> str:
-    """Escape the line separators some readers split on, which JSON allows in strings."""
-    if "\u2028" in line or "\u2029" in line:
-        return line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    """Escape the line breaks (to ``str.splitlines`` and others) JSON allows in strings."""
+    if line.isascii():
+        return line
+    for brk, escaped in _LINE_BREAKS.items():
+        if brk in line:
+            line = line.replace(brk, escaped)
     return line
 
 
