@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Result, compile_package
 
-BENCHMARKS = ["bench_send", "bench_ingest"]
+BENCHMARKS = ["bench_send", "bench_ingest", "bench_render"]
 
 
 def machine() -> str:

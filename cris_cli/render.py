@@ -66,11 +66,16 @@ class Column:
 # Dropped in this order as the terminal narrows: the least useful first.
 DROP_ORDER = ("domain", "exam", "chi", "time", "nhs")
 NOTE_MIN = 24
+CELL_CACHE = 4096
+
+
+# The non-ASCII characters rows use themselves, all one column wide.
+_OWN_NARROW = str.maketrans(dict.fromkeys("→✓✗…•", "x"))
 
 
 def cell_width(text: str) -> int:
     """Columns ``text`` takes on a terminal (wide East Asian characters take two)."""
-    if text.isascii():
+    if text.isascii() or text.translate(_OWN_NARROW).isascii():
         return len(text)
     return sum(
         0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
@@ -80,6 +85,8 @@ def cell_width(text: str) -> int:
 
 def fit(text: str, width: int, align: str = "<") -> str:
     """``text`` cut with an ellipsis or padded to exactly ``width`` columns."""
+    if len(text) <= width and text.isascii():  # the usual case, quickly
+        return text.rjust(width) if align == ">" else text.ljust(width)
     used = cell_width(text)
     if used > width:
         cut = text
@@ -112,6 +119,11 @@ class RowFormatter:
         self._lead = self.columns[:cut]
         self._wide_offset = sum(c.width + 1 for c in self._lead)
         self._wide = max(max(width, 40) - self._wide_offset, 10)
+        self.note_offset = sum(c.width + 1 for c in self.columns[:-1])
+        self._codes = STYLES if color else {}
+        self._made: dict[tuple[str, str, str | None], str] = {}
+        self._message_layout = [(c.name, c.width, c.align) for c in self.columns[:-1]]
+        self._other_layout = [(c.name, c.width, c.align) for c in self._lead]
         self._clock_second = -1
         self._clock_text = ""
 
@@ -142,14 +154,10 @@ class RowFormatter:
         columns.append(Column("note", max(width - used, 10)))
         return columns
 
-    @property
-    def note_offset(self) -> int:
-        return sum(c.width + 1 for c in self.columns[:-1])
 
     def _paint(self, text: str, style: str | None) -> str:
-        if not self.color or not style:
-            return text
-        return f"{STYLES[style]}{text}{RESET}"
+        code = self._codes.get(style) if style else None
+        return f"{code}{text}{RESET}" if code else text
 
     def header(self) -> str:
         cells = [fit(c.name, c.width, c.align) for c in self.columns]
@@ -190,11 +198,21 @@ class RowFormatter:
             notes.append((note.text, NOTE_STYLES[note.severity]))
         # A connection or notice has no message columns: its text starts where
         # the accession would, and takes the rest of the line.
-        columns = self.columns[:-1] if record.kind == "message" else self._lead
-        parts = []
-        for column in columns:
-            text, style = cells.get(column.name, ("", None))
-            parts.append(self._paint(fit(text, column.width, column.align), style))
+        layout = self._message_layout if record.kind == "message" else self._other_layout
+        made, parts = self._made, []
+        for name, width, align in layout:
+            cell = cells.get(name)
+            if cell is None or not cell[0]:
+                parts.append(" " * width)
+                continue
+            key = (name, *cell)
+            text = made.get(key)
+            if text is None:  # most cells repeat (commands, exams, domains): made once
+                text = self._paint(fit(cell[0], width, align), cell[1])
+                if len(made) >= CELL_CACHE:
+                    made.clear()
+                made[key] = text
+            parts.append(text)
         note_width = self.columns[-1].width if record.kind == "message" else self._wide
         # Notes wrap onto lines of their own under the note column: a finding
         # cut short is a finding lost.
