@@ -34,9 +34,15 @@ def traffic(count: int) -> list[Record]:
     records = []
     for index in range(count):
         raw = texts[index % len(texts)]
-        record = Record("message", time=1_764_860_000 + index / 1000,
-                        direction=Direction.CRIS_TO_PACS, peer="127.0.0.1:50000", client=1,
-                        raw=raw, decoded=parse(raw, Direction.CRIS_TO_PACS))
+        record = Record(
+            "message",
+            time=1_764_860_000 + index / 1000,
+            direction=Direction.CRIS_TO_PACS,
+            peer="127.0.0.1:50000",
+            client=1,
+            raw=raw,
+            decoded=parse(raw, Direction.CRIS_TO_PACS),
+        )
         record.seq = index + 1
         records.append(record)
     return records

@@ -18,7 +18,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Result, compile_package
 
-BENCHMARKS = ["bench_send", "bench_ingest", "bench_render"]
+BENCHMARKS = [
+    "bench_send",
+    "bench_ingest",
+    "bench_render",
+    "bench_relay",
+    "bench_memory",
+    "bench_shell",
+]
 
 
 def machine() -> str:
@@ -56,11 +63,11 @@ def main() -> int:
     for name in args.names or BENCHMARKS:
         started = time.monotonic()
         print(f"running {name}...", file=sys.stderr, flush=True)
-        result = importlib.import_module(name).run(args.quick)
-        results.append(result)
-        print(
-            f"  {result.detail} ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True
-        )
+        outcome = importlib.import_module(name).run(args.quick)
+        for result in outcome if isinstance(outcome, list) else [outcome]:
+            results.append(result)
+            took = time.monotonic() - started
+            print(f"  {result.detail} ({took:.0f} s)", file=sys.stderr, flush=True)
     print(f"machine: {machine()}")
     print(table(results))
     return 0

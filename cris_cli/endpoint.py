@@ -40,8 +40,6 @@ from .errors import PortInUse
 from .handshakes import explain_tls_failure, reporting_ssl_object, sniffing_connection
 from .journal import Journal, Listener
 from .messages import Direction
-from .pages import endpoint_page
-from .ports import holder_of
 from .records import Kind, Note, NoteSeverity, Record
 from .runtime import CONTROL_PATH
 from .safety import SafetyChecks
@@ -183,6 +181,8 @@ class Endpoint:
             )
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+                from .ports import holder_of
+
                 holder = holder_of(self.options.port)
                 raise PortInUse(
                     f"port {self.options.port} is already in use by {holder.describe()}",
@@ -358,6 +358,8 @@ class Endpoint:
                 http.HTTPStatus.NOT_FOUND, "Nothing here: CRIS Reporting connects to /.\n"
             )
         if not upgrade:
+            from .pages import endpoint_page
+
             return _html(endpoint_page(self.url, self.options.fingerprint, __version__))
         origin = origins[0] if origins else None
         if not self.origin_allowed(origin):

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 from . import runtime
 from .errors import ConnectionFailed
 from .records import Record
-from .remote import ControlClient
 
 if TYPE_CHECKING:
     from .config import Settings
     from .endpoint import Endpoint
     from .environment import Environment
     from .hosting import Certificate
+    from .remote import ControlClient
 
 Listener = Callable[[Record], None]
 
@@ -225,6 +225,8 @@ async def attach(port: int) -> RemoteLink | None:
     info = runtime.find(port)
     if info is None:
         return None
+    from .remote import ControlClient  # the asyncio client loads only to attach
+
     try:
         return RemoteLink(await ControlClient.connect(info))
     except ConnectionFailed:

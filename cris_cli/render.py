@@ -154,7 +154,6 @@ class RowFormatter:
         columns.append(Column("note", max(width - used, 10)))
         return columns
 
-
     def _paint(self, text: str, style: str | None) -> str:
         code = self._codes.get(style) if style else None
         return f"{code}{text}{RESET}" if code else text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from .messages import accessions_of
 from .recorder import Recorder
 from .records import Record
 from .shell import Shell
-from .tables import status_panel
+
+Opener = Callable[[], Awaitable[tuple[Link, list[str]]]]
 
 
 class PacsShell(Shell):
@@ -32,14 +34,36 @@ class PacsShell(Shell):
     peer = "CRIS"
     own_verbs = PACS_VERBS + tuple(v for v in SHELL_VERBS if v.name == "allow")
 
-    def __init__(self, link: Link, settings: config.Settings, env: Environment, **kwargs: Any):
-        self.link = link
+    def __init__(
+        self,
+        link: Link | None,
+        settings: config.Settings,
+        env: Environment,
+        *,
+        opener: Opener | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``link``, or an ``opener`` that makes one once the prompt shows."""
+        self._link = link
+        self._opener = opener
         super().__init__(settings, env, **kwargs)
         self.pending_origins: list[str] = []
         self.decided_origins: set[str] = set()
 
     @property
+    def link(self) -> Link:
+        assert self._link is not None, "the link is opened by start()"
+        return self._link
+
+    async def start(self) -> None:
+        if self._link is None and self._opener is not None:
+            self._link, lines = await self._opener()
+            self.banner = [*lines, *self.banner]
+
+    @property
     def address(self) -> str:
+        if self._link is None:
+            return "starting…"
         return self.link.description.split()[1]
 
     @property
@@ -51,7 +75,7 @@ class PacsShell(Shell):
         return int(self.settings.max_clients)
 
     def prompt_name(self) -> str:
-        return "pacs" if self.link.hosted else "pacs (attached)"
+        return "pacs" if self._link is None or self._link.hosted else "pacs (attached)"
 
     async def status(self) -> dict[str, Any]:
         return await self.link.status()
@@ -60,10 +84,13 @@ class PacsShell(Shell):
         await self.link.subscribe(listener)
 
     def status_view(self, status: dict[str, Any]) -> Any:
+        from .tables import status_panel
+
         return status_panel(status, self.link.description)
 
     async def close(self) -> None:
-        await self.link.close()
+        if self._link is not None:
+            await self._link.close()
 
     async def watch(self) -> None:
         if isinstance(self.link, RemoteLink):
@@ -161,18 +188,14 @@ def run(args: argparse.Namespace, env: Environment) -> int:
 
 
 async def _start(settings: config.Settings, env: Environment, recorder: Recorder | None) -> int:
-    link = await open_link(settings, env)
-    if recorder is not None:
-        await link.subscribe(recorder)
-    if isinstance(link, LocalLink):
-        from .hosting import banner
+    async def opener() -> tuple[Link, list[str]]:
+        link = await open_link(settings, env)
+        if recorder is not None:
+            await link.subscribe(recorder)
+        if isinstance(link, LocalLink):
+            from .hosting import banner
 
-        lines = banner(link.endpoint, link.certificate, settings)
-    else:
-        lines = [f"attached to {link.description}: commands go through it"]
-    try:
-        shell = PacsShell(link, settings, env, banner=lines)
-    except BaseException:
-        await link.close()
-        raise
-    return await shell.run()
+            return link, banner(link.endpoint, link.certificate, settings)
+        return link, [f"attached to {link.description}: commands go through it"]
+
+    return await PacsShell(None, settings, env, opener=opener).run()

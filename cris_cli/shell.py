@@ -36,7 +36,6 @@ from .history import shell_history
 from .records import Record
 from .render import RowFormatter
 from .session import Session
-from .tables import clients_table, events_table, help_panel, record_detail, render
 from .toolbar import toolbar
 
 STYLE = Style.from_dict(
@@ -124,15 +123,11 @@ class Shell(ABC):
             input=input,
             output=output,
         )
-        self.asker: PromptSession[str] = PromptSession(
-            history=InMemoryHistory(),
-            bottom_toolbar=self._toolbar,
-            style=STYLE,
-            input=input,
-            output=output,
-        )
+        self._io = (input, output)
+        self._asker: PromptSession[str] | None = None
         self._resume = ""
         self.ended: str | None = None  # why the session ended on its own, if it did
+        self.ready = asyncio.Event()  # set once started: commands wait for it
 
     # --- what a role provides -------------------------------------------------------
 
@@ -175,6 +170,19 @@ class Shell(ABC):
         """Wait until the session must end on its own (never, by default)."""
         await asyncio.Event().wait()
 
+    @property
+    def asker(self) -> PromptSession[str]:
+        """The prompt for questions (passwords, origins): made when first needed."""
+        if self._asker is None:
+            self._asker = PromptSession(
+                history=InMemoryHistory(),
+                bottom_toolbar=self._toolbar,
+                style=STYLE,
+                input=self._io[0],
+                output=self._io[1],
+            )
+        return self._asker
+
     # --- output ---------------------------------------------------------------------
 
     def _formatter(self) -> RowFormatter:
@@ -192,6 +200,8 @@ class Shell(ABC):
         self.out.flush()
 
     def show(self, renderable: Any) -> None:
+        from .tables import render  # rich loads when first asked for, not at start-up
+
         self.print(render(renderable, self._width(), self.color))
 
     def say(self, text: str, style: str = "dim") -> None:
@@ -227,24 +237,43 @@ class Shell(ABC):
 
     # --- the loop -------------------------------------------------------------------
 
+    async def start(self) -> None:  # noqa: B027 - a hook; most roles have nothing to start
+        """Get ready (start or reach the link); runs once the prompt is on the screen."""
+
     async def run(self) -> int:
-        self.session.seed(await self.status())
-        await self.subscribe(self.on_record)
-        watcher = asyncio.ensure_future(self._watch())
         context = above_the_prompt() if self.patch else contextlib.nullcontext()
+        # The prompt shows first; starting (an endpoint, say) happens behind it, and
+        # commands typed meanwhile wait for it (see ``ready``).
+        rendered = asyncio.Event()
+        self.prompt.app.after_render += lambda _: rendered.set()
+        beginning = asyncio.ensure_future(self._begin(rendered))
         try:
             with context:
                 if self.patch:
                     self.out = sys.stdout
-                for line in self.banner:
-                    self.say(line)
-                self.say("type help for the commands, Tab to complete, Ctrl-D to leave")
-                self.print(self.rows.header())
                 await self._loop()
         finally:
-            watcher.cancel()
+            beginning.cancel()
             await self.close()
         return int(ExitCode.CONNECTION if self.ended else ExitCode.OK)
+
+    async def _begin(self, rendered: asyncio.Event) -> None:
+        await rendered.wait()
+        try:
+            await self.start()
+            self.session.seed(await self.status())
+            await self.subscribe(self.on_record)
+        except BaseException as error:  # leave the prompt with it: main() reports it
+            app = self.prompt.app
+            if app.is_running and not app.is_done:
+                app.exit(exception=error)
+            raise
+        for line in self.banner:
+            self.say(line)
+        self.say("type help for the commands, Tab to complete, Ctrl-D to leave")
+        self.print(self.rows.header())
+        self.ready.set()
+        await self._watch()
 
     async def _watch(self) -> None:
         await self.watch()
@@ -299,6 +328,7 @@ class Shell(ABC):
         name = invocation.verb.name
         if name == "quit":
             return True
+        await self.ready.wait()
         if name in LOOKING:
             await getattr(self, f"_{name}")(invocation)
         else:
@@ -311,6 +341,8 @@ class Shell(ABC):
         if not records:
             self.say("nothing has happened yet")
             return
+        from .tables import events_table
+
         self.show(events_table(records, redact=self.settings.redact, local=self.role))
 
     async def _show(self, invocation: Invocation) -> None:
@@ -320,18 +352,24 @@ class Shell(ABC):
             held = self.session.records
             span = f"{held[0].seq}–{held[-1].seq}" if held else "none yet"
             raise UsageError(f"no record #{seq} is held (held: {span})")
+        from .tables import record_detail
+
         self.show(record_detail(record, redact=self.settings.redact))
 
     async def _status(self, invocation: Invocation) -> None:
         self.show(self.status_view(await self.status()))
 
     async def _clients(self, invocation: Invocation) -> None:
+        from .tables import clients_table
+
         self.show(clients_table((await self.status())["clients"], peer=self.peer))
 
     async def _help(self, invocation: Invocation) -> None:
         name = invocation.args[0].lower() if invocation.args else None
         if name is not None and name not in self.verbs:
             raise UsageError(f"no command {name!r}; 'help' lists them")
+        from .tables import help_panel
+
         self.show(help_panel(self.verbs_list, name))
 
 

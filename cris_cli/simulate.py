@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from rich.table import Table
-
 from . import config, runtime
 from .codec import Malformed, parse
 from .environment import Environment
@@ -77,6 +75,8 @@ class CrisShell(Shell):
         self.simulator.journal.add_listener(listener)
 
     def status_view(self, status: dict[str, Any]) -> Any:
+        from rich.table import Table
+
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim")
         grid.add_column()
@@ -113,7 +113,9 @@ class CrisShell(Shell):
             self.say("not connected to the PACS; nothing sent", "warning")
 
 
-def worklist_table(worklist: Worklist, count: int, redact: bool) -> Table:
+def worklist_table(worklist: Worklist, count: int, redact: bool) -> Any:
+    from rich.table import Table
+
     table = Table(header_style="bold")
     for name in ("accession", "exam", "", "NHS", "CHI", "born", "sex"):
         table.add_column(name)

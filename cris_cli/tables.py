@@ -13,7 +13,6 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.panel import Panel
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -110,6 +109,8 @@ def record_detail(record: Record, *, redact: bool) -> RenderableType:
             pretty = raw
         if redact:
             pretty = _redacted(pretty, record)
+        from rich.syntax import Syntax  # pygments: only for the one view that highlights
+
         parts.append(
             Syntax(pretty, "json", theme="ansi_dark", word_wrap=True, background_color="default")
         )

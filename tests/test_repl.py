@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -328,3 +329,56 @@ async def test_a_second_shell_attaches_and_drives_the_same_endpoint() -> None:
         assert "→CRIS DISPLAY    VIA-ATTACHED" in out.getvalue()  # its own rows, via control
         await first.shows("→CRIS DISPLAY    VIA-ATTACHED")
         await client.close()
+
+
+async def test_a_failure_to_start_leaves_the_shell_with_that_error() -> None:
+    from cris_cli.errors import PortInUse
+
+    async def opener() -> tuple[object, list[str]]:
+        raise PortInUse("port 1 is already in use by process 7 (someone)")
+
+    settings = config.load(environ={}).replace(port=0, tls=False)
+    out = io.StringIO()
+    env = Environment(
+        stdin=io.StringIO(),
+        stdout=out,
+        stderr=io.StringIO(),
+        environ={},
+        stdin_isatty=True,
+        stdout_isatty=False,
+    )
+    with create_pipe_input() as keys:
+        shell = PacsShell(
+            None,
+            settings,
+            env,
+            opener=opener,
+            input=keys,  # type: ignore[arg-type]
+            output=DummyOutput(),
+            history=InMemoryHistory(),
+            width=120,
+        )
+        with pytest.raises(PortInUse, match="already in use"):
+            await asyncio.wait_for(shell.run(), 5)
+
+
+def test_port_in_use_ends_the_console_with_its_exit_code() -> None:
+    import socket
+
+    import pexpect
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "cris_cli", "--port", str(port), "--no-tls"],
+            encoding="utf-8",
+            dimensions=(30, 120),
+            timeout=15,
+        )
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 8
+    assert f"port {port} is already in use by" in (child.before or "")
