@@ -14,7 +14,7 @@ import contextlib
 import shutil
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import IO, Any
 
 from prompt_toolkit import PromptSession
@@ -23,7 +23,6 @@ from prompt_toolkit.formatted_text import ANSI, FormattedText
 from prompt_toolkit.history import History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
-from prompt_toolkit.patch_stdout import StdoutProxy
 from prompt_toolkit.styles import Style
 from prompt_toolkit.validation import ValidationError, Validator
 
@@ -33,6 +32,7 @@ from .environment import Environment
 from .errors import CrisCliError, ExitCode, UsageError
 from .grammar import SHELL_VERBS, Invocation, Verb, parse_line, verbs_by_name
 from .history import shell_history
+from .printing import above
 from .records import Record
 from .render import RowFormatter
 from .session import Session
@@ -50,20 +50,6 @@ STYLE = Style.from_dict(
 )
 DEFAULT_EVENTS = 20
 LOOKING = ("events", "show", "status", "clients", "help")
-
-
-@contextlib.contextmanager
-def above_the_prompt() -> Iterator[None]:
-    """Print (ANSI included) above the prompt, as prompt_toolkit's patch_stdout does,
-    but flushing every 20 ms rather than 200: rows keep their place even when
-    commands are typed or pasted fast."""
-    with StdoutProxy(sleep_between_writes=0.02, raw=True) as proxy:
-        original = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = proxy
-        try:
-            yield
-        finally:
-            sys.stdout, sys.stderr = original
 
 
 class Interruption(Exception):
@@ -241,7 +227,7 @@ class Shell(ABC):
         """Get ready (start or reach the link); runs once the prompt is on the screen."""
 
     async def run(self) -> int:
-        context = above_the_prompt() if self.patch else contextlib.nullcontext()
+        context = above(self.prompt.app) if self.patch else contextlib.nullcontext()
         # The prompt shows first; starting (an endpoint, say) happens behind it, and
         # commands typed meanwhile wait for it (see ``ready``).
         rendered = asyncio.Event()
