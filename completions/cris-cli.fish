@@ -147,7 +147,7 @@ complete -c cris-cli -n '_shtab_cris_cli_using simulate' -l origin -x -d 'send t
 complete -c cris-cli -n '_shtab_cris_cli_using simulate' -l domain -x -d 'the CRIS domain (default RXH)'
 complete -c cris-cli -n '_shtab_cris_cli_using simulate' -l user -x -d 'a user a PACS LOGIN may log in (repeatable; default rad1)'
 complete -c cris-cli -n '_shtab_cris_cli_using simulate' -l seed -x -d 'worklist seed (default 1)'
-complete -c cris-cli -n '_shtab_cris_cli_using simulate' -l worklist-size -x -d 'exams on the worklist (default 60)'
+complete -c cris-cli -n '_shtab_cris_cli_using simulate' -l worklist-size -x -d 'exams on the worklist, for about 3/4 as many patients (default 80)'
 complete -c cris-cli -n '_shtab_cris_cli_using simulate' -l display-from-worklist -d 'let DISPLAY open a report from the worklist (real CRIS does not)'
 complete -c cris-cli -n '_shtab_cris_cli_using simulate' -l auto -x -d 'play a radiologist: RATE actions per second'
 complete -c cris-cli -n '_shtab_cris_cli_using simulate' -l duration -x -d 'stop after this long'

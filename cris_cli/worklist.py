@@ -115,7 +115,7 @@ def _patient(rng: random.Random, number: int) -> Patient:
     return Patient(number, synthetic_nhs(rng), chi, born, sex)
 
 
-def synthetic_worklist(seed: int = 1, size: int = 60, prefix: str = "HSS") -> Worklist:
+def synthetic_worklist(seed: int = 1, size: int = 80, prefix: str = "HSS") -> Worklist:
     """``size`` exams to report for about ``size * 3 // 4`` patients, with history."""
     rng = random.Random(seed)
     patients = [_patient(rng, number) for number in range(1, max(size * 3 // 4, 1) + 1)]

@@ -7,7 +7,7 @@ from cris_cli.worklist import EXAM_CODES, synthetic_worklist
 
 
 def test_at_least_fifty_patients_with_valid_identifiers() -> None:
-    worklist = synthetic_worklist(seed=1, size=70)
+    worklist = synthetic_worklist(seed=1)  # the simulator's default
     patients = worklist.patients()
     assert len(patients) >= 50
     for patient in patients:
