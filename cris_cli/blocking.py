@@ -15,13 +15,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 from .errors import ConnectionFailed
 from .records import Record
-from .runtime import CONTROL_PATH, RuntimeInfo
-from .trust import pinned_client_context
+from .runtime import RuntimeInfo, control_dial, control_failure
 
 
 class BlockingControl:
@@ -35,28 +34,11 @@ class BlockingControl:
 
     @classmethod
     def connect(cls, info: RuntimeInfo, *, open_timeout: float = 5) -> BlockingControl:
-        scheme = "wss" if info.tls else "ws"
-        context = pinned_client_context(info.cert_pem) if info.tls and info.cert_pem else None
+        uri, options = control_dial(info)
         try:
-            connection = connect(
-                f"{scheme}://{info.control_host}:{info.port}{CONTROL_PATH}",
-                ssl=context,
-                additional_headers={"Authorization": f"Bearer {info.token}"},
-                compression=None,
-                open_timeout=open_timeout,
-                max_size=None,
-            )
-        except InvalidStatus as exc:
-            raise ConnectionFailed(
-                f"the endpoint on port {info.port} refused the control connection "
-                f"(HTTP {exc.response.status_code})",
-                hint="its runtime file may be from another user or an older run",
-            ) from None
-        except (OSError, TimeoutError, WebSocketException) as exc:
-            raise ConnectionFailed(
-                f"cannot reach the cris-cli endpoint on port {info.port} "
-                f"(process {info.pid}): {exc}",
-            ) from None
+            connection = connect(uri, open_timeout=open_timeout, **options)
+        except (OSError, TimeoutError, WebSocketException) as error:
+            raise control_failure(info, error) from None
         return cls(connection, info)
 
     def __enter__(self) -> BlockingControl:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import shutil
 from typing import Any
 
 from . import config
@@ -22,7 +21,7 @@ from .messages import Direction
 from .records import Record
 from .reporting import Machine, Options
 from .simulator import Dial, Simulator
-from .sinks import LineSink, output_mode, record_writer
+from .sinks import printer
 from .worklist import synthetic_worklist
 
 TOUR_DURATION = 10.0
@@ -90,11 +89,7 @@ async def _console(
 
 async def _tour(link: LocalLink, accession: str, args: argparse.Namespace, env: Environment) -> int:
     duration = args.duration if args.duration is not None else TOUR_DURATION
-    sink = LineSink(env.stdout)
-    width = shutil.get_terminal_size((120, 24)).columns
-    writer = record_writer(
-        output_mode(args.json, env.stdout_isatty), sink, width=width, color=env.color
-    )
+    sink, writer = printer(env, json_output=args.json)
     confirmed, displayed = asyncio.Event(), asyncio.Event()
 
     def watch(record: Record) -> None:

@@ -300,8 +300,23 @@ def pacs_message(invocation: Invocation, password: str | None = None) -> Message
     raise UsageError(f"{name} sends nothing")
 
 
-def help_text(verbs: Iterable[Verb]) -> list[str]:
-    """One line per verb: usage and summary, aligned."""
-    unique = list(dict.fromkeys(verbs))
-    width = max(len(v.usage) for v in unique)
-    return [f"{v.usage:<{width}}  {v.summary}" for v in unique]
+def number(text: str, usage: str) -> int:
+    """A whole-number argument, or a usage error naming what was expected."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{usage}: {text!r} is not a number") from None
+    if value < 0:
+        raise UsageError(f"{usage}: {value} is negative")
+    return value
+
+
+def seconds(text: str, usage: str) -> float:
+    """A duration argument in seconds, or a usage error naming what was expected."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{usage}: {text!r} is not a number of seconds") from None
+    if value < 0:
+        raise UsageError(f"{usage}: {text} is negative")
+    return value

@@ -360,17 +360,7 @@ def _add_replay(commands: Commands) -> None:
         metavar="SECONDS",
         help="how long to wait for the peer (default 30)",
     )
-    replay.add_argument("--url", metavar="URL", help="--side cris: the PACS endpoint")
-    _takes_files(
-        replay.add_argument("--cafile", metavar="FILE", help="--side cris: certificate to trust")
-    )
-    replay.add_argument(
-        "--pin-sha256", metavar="FINGERPRINT", help="--side cris: trust this certificate"
-    )
-    replay.add_argument(
-        "--insecure", action="store_true", help="--side cris: do not check the certificate"
-    )
-    replay.add_argument("--origin", metavar="URL", help="--side cris: the Origin header to send")
+    add_dial_options(replay, "--side cris: ")
     replay.add_argument("--json", action="store_true", help="print NDJSON records")
     add_endpoint_options(replay)
 
@@ -402,6 +392,34 @@ def _add_demo(commands: Commands) -> None:
     demo.add_argument("--json", action="store_true", help="NDJSON records (without a terminal)")
 
 
+def add_dial_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """Where CRIS dials, and how it trusts the PACS (``simulate``, ``replay``)."""
+    parser.add_argument(
+        "--url", metavar="URL", help=f"{prefix}the PACS endpoint (default wss://localhost:56998/)"
+    )
+    trust = parser.add_argument_group(
+        "TLS trust (a cris-cli endpoint on this machine is trusted by itself)"
+    )
+    _takes_files(
+        trust.add_argument(
+            "--cafile", metavar="FILE", help=f"{prefix}CA or self-signed certificate to trust"
+        )
+    )
+    trust.add_argument(
+        "--pin-sha256",
+        metavar="FINGERPRINT",
+        help=f"{prefix}trust exactly the certificate with this SHA-256 fingerprint",
+    )
+    trust.add_argument(
+        "--insecure",
+        action="store_true",
+        help=f"{prefix}do not check the certificate at all (warns)",
+    )
+    parser.add_argument(
+        "--origin", metavar="URL", help=f"{prefix}send this Origin header, as a browser would"
+    )
+
+
 def _add_simulate(commands: Commands) -> None:
     simulate = _subparser(
         commands,
@@ -421,28 +439,7 @@ def _add_simulate(commands: Commands) -> None:
         "  cris-cli simulate --auto 2 --duration 60 --json > session.jsonl\n"
         "  cris-cli simulate --origin https://cris.example.nhs.uk   # test an origin check",
     )
-    simulate.add_argument(
-        "--url", metavar="URL", help="the PACS endpoint (default wss://localhost:56998/)"
-    )
-    trust = simulate.add_argument_group(
-        "TLS trust (a cris-cli endpoint on this machine is trusted by itself)"
-    )
-    _takes_files(
-        trust.add_argument(
-            "--cafile", metavar="FILE", help="CA or self-signed certificate to trust"
-        )
-    )
-    trust.add_argument(
-        "--pin-sha256",
-        metavar="FINGERPRINT",
-        help="trust exactly the certificate with this SHA-256 fingerprint",
-    )
-    trust.add_argument(
-        "--insecure", action="store_true", help="do not check the certificate at all (warns)"
-    )
-    simulate.add_argument(
-        "--origin", metavar="URL", help="send this Origin header, as a browser would"
-    )
+    add_dial_options(simulate)
     cris = simulate.add_argument_group("the simulated CRIS")
     cris.add_argument("--domain", metavar="CODE", help="the CRIS domain (default RXH)")
     cris.add_argument(

@@ -14,12 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from .errors import ConnectionFailed
 from .records import Record
-from .runtime import CONTROL_PATH, RuntimeInfo
-from .trust import pinned_client_context
+from .runtime import RuntimeInfo, control_dial, control_failure
 
 
 class ControlClient:
@@ -35,30 +34,11 @@ class ControlClient:
 
     @classmethod
     async def connect(cls, info: RuntimeInfo, *, open_timeout: float = 5) -> ControlClient:
-        scheme = "wss" if info.tls else "ws"
-        uri = f"{scheme}://{info.control_host}:{info.port}{CONTROL_PATH}"
-        context = pinned_client_context(info.cert_pem) if info.tls and info.cert_pem else None
+        uri, options = control_dial(info)
         try:
-            connection = await connect(
-                uri,
-                ssl=context,
-                additional_headers={"Authorization": f"Bearer {info.token}"},
-                compression=None,
-                open_timeout=open_timeout,
-                max_size=None,
-                max_queue=None,
-            )
-        except InvalidStatus as exc:
-            raise ConnectionFailed(
-                f"the endpoint on port {info.port} refused the control connection "
-                f"(HTTP {exc.response.status_code})",
-                hint="its runtime file may be from another user or an older run",
-            ) from None
-        except (OSError, TimeoutError, WebSocketException) as exc:
-            raise ConnectionFailed(
-                f"cannot reach the cris-cli endpoint on port {info.port} "
-                f"(process {info.pid}): {exc}",
-            ) from None
+            connection = await connect(uri, open_timeout=open_timeout, max_queue=None, **options)
+        except (OSError, TimeoutError, WebSocketException) as error:
+            raise control_failure(info, error) from None
         return cls(connection, info)
 
     async def _read(self) -> None:

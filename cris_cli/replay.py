@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import re
-import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from .environment import Environment
 from .errors import NoClient, UsageError
 from .messages import MASK, Direction
 from .records import Record, parse_time
-from .sinks import LineSink, output_mode, record_writer
+from .sinks import printer
 
 Send = Callable[[str], Awaitable[bool]]
 Close = Callable[[], Awaitable[None]]
@@ -83,15 +82,7 @@ async def _replay(
     settings: config.Settings,
     env: Environment,
 ) -> int:
-    sink = LineSink(env.stdout)
-    width = shutil.get_terminal_size((120, 24)).columns
-    writer = record_writer(
-        output_mode(args.json, env.stdout_isatty),
-        sink,
-        width=width,
-        color=env.color,
-        local=direction.sender,
-    )
+    sink, writer = printer(env, json_output=args.json, local=direction.sender)
     send, close = await (
         _as_cris(args, settings, env, writer)
         if direction is Direction.CRIS_TO_PACS

@@ -15,8 +15,10 @@ import secrets
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from . import __version__, paths
+from .errors import ConnectionFailed
 
 CONTROL_PATH = "/cris-cli/control"
 """Where other cris-cli processes reach a running endpoint (same port as CRIS)."""
@@ -119,3 +121,35 @@ def process_alive(pid: int) -> bool:
     import psutil
 
     return bool(psutil.pid_exists(pid))
+
+
+def control_dial(info: RuntimeInfo) -> tuple[str, dict[str, Any]]:
+    """The control path's address and the ``connect`` options to reach it.
+
+    TLS trusts exactly the endpoint's certificate; the token goes in a header.
+    """
+    from .trust import pinned_client_context
+
+    scheme = "wss" if info.tls else "ws"
+    context = pinned_client_context(info.cert_pem) if info.tls and info.cert_pem else None
+    options = {
+        "ssl": context,
+        "additional_headers": {"Authorization": f"Bearer {info.token}"},
+        "compression": None,
+        "max_size": None,
+    }
+    return f"{scheme}://{info.control_host}:{info.port}{CONTROL_PATH}", options
+
+
+def control_failure(info: RuntimeInfo, error: Exception) -> ConnectionFailed:
+    """The error to report when the control path cannot be reached."""
+    response = getattr(error, "response", None)
+    if response is not None:  # websockets' InvalidStatus: the endpoint said no
+        return ConnectionFailed(
+            f"the endpoint on port {info.port} refused the control connection "
+            f"(HTTP {response.status_code})",
+            hint="its runtime file may be from another user or an older run",
+        )
+    return ConnectionFailed(
+        f"cannot reach the cris-cli endpoint on port {info.port} (process {info.pid}): {error}"
+    )

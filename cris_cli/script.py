@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import shutil
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -33,12 +32,13 @@ from .grammar import (
     Verb,
     pacs_message,
     parse_line,
+    seconds,
     verbs_by_name,
 )
 from .messages import CRIS_EVENTS, PACS_COMMANDS, Direction, accessions_of
 from .recorder import Recorder
 from .records import Record
-from .sinks import LineSink, output_mode, record_writer
+from .sinks import printer
 
 if TYPE_CHECKING:
     from .links import Link
@@ -219,9 +219,9 @@ class Script:
             if args[0].lower() != "client":
                 raise UsageError(f"wait takes 'client' [SECONDS], not {args[0]!r}")
             if len(args) > 1:
-                _seconds(args[1], "wait client SECONDS")
+                seconds(args[1], "wait client SECONDS")
         elif name == "sleep":
-            _seconds(args[0], "sleep SECONDS")
+            seconds(args[0], "sleep SECONDS")
         elif name == "expect":
             self.expectation(invocation)
 
@@ -229,7 +229,7 @@ class Script:
         words = list(invocation.args)
         within = self.step_timeout
         if len(words) >= 2 and words[-2].lower() == "within":
-            within = _seconds(words[-1], "expect ... within SECONDS")
+            within = seconds(words[-1], "expect ... within SECONDS")
             words = words[:-2]
         if not words:
             raise UsageError(
@@ -269,7 +269,7 @@ class Script:
     async def step(self, invocation: Invocation) -> None:
         name, args = invocation.verb.name, invocation.args
         if name == "wait":
-            within = _seconds(args[1], "wait") if len(args) > 1 else self.step_timeout
+            within = seconds(args[1], "wait") if len(args) > 1 else self.step_timeout
             if not await self._until(self.role.connected, within):
                 raise ScriptFailed(
                     f"expected a {self.role.peer} within {within:g} s; none connected",
@@ -278,7 +278,7 @@ class Script:
         elif name == "expect":
             await self._expect(self.expectation(invocation))
         elif name == "sleep":
-            await asyncio.sleep(_seconds(args[0], "sleep"))
+            await asyncio.sleep(seconds(args[0], "sleep"))
         elif name == "echo":
             self._echo(invocation.text)
         else:
@@ -336,16 +336,6 @@ def _accessions(record: Record) -> tuple[str, ...]:
     return accessions_of(message) if message is not None else ()
 
 
-def _seconds(text: str, usage: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{usage}: {text!r} is not a number of seconds") from None
-    if value < 0:
-        raise UsageError(f"{usage}: {text} is negative")
-    return value
-
-
 async def read_lines(stream: IO[str]) -> AsyncIterator[tuple[int, str]]:
     """Numbered lines of a stream as they come (a pipe may deliver them slowly)."""
     loop = asyncio.get_running_loop()
@@ -375,16 +365,7 @@ async def play(
     precheck: list[tuple[int, str]] | None = None,
 ) -> int:
     """Run a script for ``role``, printing and recording every record."""
-    sink = LineSink(env.stdout)
-    width = shutil.get_terminal_size((120, 24)).columns
-    writer = record_writer(
-        output_mode(args.json, env.stdout_isatty),
-        sink,
-        width=width,
-        color=env.color,
-        redact=settings.redact,
-        local=local,
-    )
+    sink, writer = printer(env, json_output=args.json, redact=settings.redact, local=local)
     recorder = Recorder(Path(args.record)) if getattr(args, "record", None) else None
 
     def out(record: Record) -> None:
@@ -406,8 +387,13 @@ async def play(
             recorder.close()
 
 
-def run_pacs_script(args: argparse.Namespace, env: Environment) -> int:
-    """``cris-cli < FILE``: the PACS side, command lines from stdin."""
+def _as_pacs(
+    args: argparse.Namespace,
+    env: Environment,
+    lines: AsyncIterator[tuple[int, str]],
+    source: str,
+    precheck: list[tuple[int, str]] | None = None,
+) -> int:
     settings = config.from_args(args, env.environ)
 
     async def main() -> int:
@@ -416,44 +402,32 @@ def run_pacs_script(args: argparse.Namespace, env: Environment) -> int:
         link = await open_link(settings, env)
         return await play(
             PacsRole(link),
-            read_lines(env.stdin),
-            source="stdin",
+            lines,
+            source=source,
             args=args,
             settings=settings,
             env=env,
             local="pacs",
+            precheck=precheck,
         )
 
     return asyncio.run(main())
+
+
+def run_pacs_script(args: argparse.Namespace, env: Environment) -> int:
+    """``cris-cli < FILE``: the PACS side, command lines from stdin."""
+    return _as_pacs(args, env, read_lines(env.stdin), "stdin")
 
 
 def run_file(args: argparse.Namespace, env: Environment) -> int:
     """``cris-cli run FILE``: the same, from a file checked whole before it runs."""
-    settings = config.from_args(args, env.environ)
     try:
         text = Path(args.file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(
-            f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}"
-        ) from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise UsageError(f"cannot read {args.file}: {reason}") from None
     lines = [(n, line.removesuffix("\r")) for n, line in enumerate(text.split("\n"), 1)]
-
-    async def main() -> int:
-        from .links import open_link
-
-        link = await open_link(settings, env)
-        return await play(
-            PacsRole(link),
-            _listed(lines),
-            source=args.file,
-            args=args,
-            settings=settings,
-            env=env,
-            local="pacs",
-            precheck=lines,
-        )
-
-    return asyncio.run(main())
+    return _as_pacs(args, env, _listed(lines), args.file, precheck=lines)
 
 
 def run_simulator_script(

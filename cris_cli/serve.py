@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 from pathlib import Path
 
 from . import config
@@ -17,7 +16,7 @@ from .hosting import banner
 from .lifecycle import stop_on_signals
 from .links import attach, host
 from .recorder import Recorder
-from .sinks import LineSink, output_mode, record_writer
+from .sinks import printer
 from .watch import follow
 
 
@@ -46,10 +45,7 @@ async def _serve(settings: config.Settings, args: argparse.Namespace, env: Envir
     if recorder is not None:
         await link.subscribe(recorder)
     stop = asyncio.Event()
-    sink = LineSink(env.stdout)
-    mode = output_mode(args.json, env.stdout_isatty)
-    width = shutil.get_terminal_size((120, 24)).columns
-    writer = record_writer(mode, sink, width=width, color=env.color, redact=settings.redact)
+    sink, writer = printer(env, json_output=args.json, redact=settings.redact)
     await link.subscribe(writer)
     for line in banner(link.endpoint, link.certificate, settings):
         env.say(line)

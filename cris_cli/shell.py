@@ -30,7 +30,7 @@ from . import config
 from .completion import CommandCompleter
 from .environment import Environment
 from .errors import CrisCliError, ExitCode, UsageError
-from .grammar import SHELL_VERBS, Invocation, Verb, parse_line, verbs_by_name
+from .grammar import SHELL_VERBS, Invocation, Verb, number, parse_line, verbs_by_name
 from .history import shell_history
 from .printing import above
 from .records import Record
@@ -357,13 +357,3 @@ class Shell(ABC):
         from .tables import help_panel
 
         self.show(help_panel(self.verbs_list, name))
-
-
-def number(text: str, usage: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{usage}: {text!r} is not a number") from None
-    if value < 0:
-        raise UsageError(f"{usage}: {value} is negative")
-    return value

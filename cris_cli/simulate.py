@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,14 +18,14 @@ from . import config, runtime
 from .codec import Malformed, parse
 from .environment import Environment
 from .errors import UsageError
-from .grammar import CRIS_VERBS, Invocation
+from .grammar import CRIS_VERBS, Invocation, number
 from .lifecycle import stop_on_signals
 from .messages import Direction
 from .recorder import Recorder
 from .reporting import Action, Machine, Options
-from .shell import Shell, number
+from .shell import Shell
 from .simulator import Dial, Fatal, Simulator
-from .sinks import LineSink, output_mode, record_writer
+from .sinks import printer
 from .worklist import Worklist, synthetic_worklist
 
 SIM_PASSWORD_ENV = "CRIS_CLI_SIM_PASSWORD"  # noqa: S105 - a variable's name, not a password
@@ -238,16 +237,7 @@ async def _auto(
     from .autopilot import Autopilot
 
     stop = asyncio.Event()
-    sink = LineSink(env.stdout)
-    width = shutil.get_terminal_size((120, 24)).columns
-    writer = record_writer(
-        output_mode(args.json, env.stdout_isatty),
-        sink,
-        width=width,
-        color=env.color,
-        redact=settings.redact,
-        local="cris",
-    )
+    sink, writer = printer(env, json_output=args.json, redact=settings.redact, local="cris")
     simulator.journal.add_listener(writer)
     pilot = Autopilot(simulator, worklist, args.auto, seed=args.seed)
     env.say(

@@ -206,18 +206,7 @@ class Simulator:
         if isinstance(decoded, Parsed):
             outcome = self.machine.handle(decoded.message)
             notes = _notes(outcome)
-        self.journal.publish(
-            Record(
-                "message",
-                time=self.clock(),
-                direction=Direction.PACS_TO_CRIS,
-                peer=self.dial.url,
-                client=1,
-                raw=text,
-                decoded=decoded,
-                notes=notes,
-            )
-        )
+        self._publish_message(Direction.PACS_TO_CRIS, text, decoded=decoded, notes=notes)
         if outcome is not None:
             await self._send(outcome.events)
         return outcome
@@ -248,18 +237,20 @@ class Simulator:
             await connection.send(text)
         except ConnectionClosed:
             return False
-        self.journal.publish(
-            Record(
-                "message",
-                time=self.clock(),
-                direction=Direction.CRIS_TO_PACS,
-                peer=self.dial.url,
-                client=1,
-                raw=text,
-                delivered=1,
-            )
-        )
+        self._publish_message(Direction.CRIS_TO_PACS, text, delivered=1)
         return True
+
+    def _publish_message(self, direction: Direction, text: str, **more: Any) -> Record:
+        record = Record(
+            "message",
+            time=self.clock(),
+            direction=direction,
+            peer=self.dial.url,
+            client=1,
+            raw=text,
+            **more,
+        )
+        return self.journal.publish(record)
 
     def status(self) -> dict[str, Any]:
         state = self.machine.state

@@ -4,9 +4,11 @@ costs one write and one flush, while a single message still appears at once."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
 from typing import IO
 
+from .environment import Environment
 from .records import Record
 from .render import RowFormatter, plain_line
 
@@ -51,6 +53,18 @@ def record_writer(
         sink.write(formatter.header() + "\n")
         return lambda record: sink.write(formatter.row(record) + "\n")
     return lambda record: sink.write(plain_line(record, local) + "\n")
+
+
+def printer(
+    env: Environment, *, json_output: bool, redact: bool = False, local: str = "pacs"
+) -> tuple[LineSink, Callable[[Record], None]]:
+    """How a front end prints records: table rows on a terminal (as wide as it is),
+    plain lines in a pipe, NDJSON with ``--json``. Flush the sink before leaving."""
+    sink = LineSink(env.stdout)
+    width = shutil.get_terminal_size((120, 24)).columns
+    mode = output_mode(json_output, env.stdout_isatty)
+    writer = record_writer(mode, sink, width=width, color=env.color, redact=redact, local=local)
+    return sink, writer
 
 
 def output_mode(json_flag: bool, stdout_isatty: bool | None) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import shutil
 from collections.abc import Callable
 
 from . import config
@@ -17,7 +16,7 @@ from .errors import ConnectionFailed
 from .lifecycle import stop_on_signals
 from .links import RemoteLink, attach
 from .records import Record
-from .sinks import LineSink, output_mode, record_writer
+from .sinks import printer
 
 BACKOFF_START = 0.2
 BACKOFF_MAX = 5.0
@@ -66,10 +65,7 @@ async def follow(
     """Show the records of the endpoint on ``port`` until interrupted, reattaching
     with backoff whenever it goes away."""
     stop = asyncio.Event()
-    sink = LineSink(env.stdout)
-    width = shutil.get_terminal_size((120, 24)).columns
-    mode = output_mode(json_output, env.stdout_isatty)
-    writer = record_writer(mode, sink, width=width, color=env.color, redact=redact)
+    sink, writer = printer(env, json_output=json_output, redact=redact)
 
     def show(record: Record) -> None:
         if keep(record):
