@@ -21,7 +21,7 @@ Candidates = Callable[[Session], Iterable[tuple[str, str]]]
 
 
 def _accessions(session: Session) -> Iterator[tuple[str, str]]:
-    return ((accession, "seen on the wire") for accession in session.recent_accessions())
+    return iter(session.recent_accessions())
 
 
 def _records(session: Session) -> Iterator[tuple[str, str]]:

@@ -83,7 +83,7 @@ async def _console(
         f"Try: display {accessions[4]}   (Tab completes accessions; 'help' lists commands)",
     ]
     shell = PacsShell(link, settings, env, banner=banner, **shell_options)
-    shell.session.remember(reversed(accessions))
+    shell.session.remember(reversed(accessions), "on the demo's worklist")
     return await shell.run()
 
 

@@ -129,7 +129,7 @@ class PacsShell(Shell):
             text = message.raw
         else:
             text = serialize(message)
-            self.session.remember(accessions_of(message))
+            self.session.remember(accessions_of(message), "typed here")
         sent = await self.link.send(text)
         if sent.delivered == 0:
             self.say("no CRIS client is connected; nothing sent", "warning")

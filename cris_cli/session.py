@@ -38,7 +38,7 @@ class Session:
         self.sent = 0
         self.warnings = 0
         self.last_activity: float | None = None
-        self._accessions: OrderedDict[str, None] = OrderedDict()
+        self._accessions: OrderedDict[str, str] = OrderedDict()  # accession -> where from
         self.refused_origins: OrderedDict[str, None] = OrderedDict()
 
     def seed(self, status: dict[str, Any]) -> None:
@@ -74,17 +74,17 @@ class Session:
             if message is not None:
                 self.remember(accessions_of(message))
 
-    def remember(self, accessions: Iterable[str]) -> None:
-        """Accessions seen or typed, most recent last (bounded)."""
+    def remember(self, accessions: Iterable[str], source: str = "seen on the wire") -> None:
+        """Accessions seen, typed or listed, most recent last (bounded)."""
         for accession in accessions:
             self._accessions.pop(accession, None)
-            self._accessions[accession] = None
+            self._accessions[accession] = source
         while len(self._accessions) > RECENT_ACCESSIONS:
             self._accessions.popitem(last=False)
 
-    def recent_accessions(self) -> list[str]:
-        """Accessions seen on the wire, most recent first."""
-        return list(reversed(self._accessions))
+    def recent_accessions(self) -> list[tuple[str, str]]:
+        """Accessions, most recent first, with where each came from."""
+        return list(reversed(self._accessions.items()))
 
     def record(self, seq: int) -> Record | None:
         """The held record numbered ``seq``, if it is still held."""

@@ -52,7 +52,9 @@ class CrisShell(Shell):
         self.worklist = worklist
         super().__init__(settings, env, **kwargs)
         # Worklist accessions complete from the start, next ones first.
-        self.session.remember(reversed([exam.accession for exam in worklist.exams]))
+        self.session.remember(
+            reversed([exam.accession for exam in worklist.exams]), "on the worklist"
+        )
 
     @property
     def address(self) -> str:

@@ -1,0 +1,64 @@
+"""The shell's model of its link, built from records alone."""
+
+from __future__ import annotations
+
+from cris_cli.messages import Direction
+from cris_cli.records import Record
+from cris_cli.session import RECENT_ACCESSIONS, Session
+
+
+def numbered(record: Record, seq: int) -> Record:
+    record.seq = seq
+    return record
+
+
+def test_clients_counts_and_accessions_follow_the_records() -> None:
+    session = Session(history=3, clock=lambda: 110.0)
+    records = [
+        Record("connect", time=100.0, client=1, peer="127.0.0.1:5", origin="https://cris.example"),
+        Record(
+            "message",
+            time=101.0,
+            direction=Direction.CRIS_TO_PACS,
+            client=1,
+            raw='{"command":"EVENT","accession":["A1","A2"],"domain":"RXH"}',
+        ),
+        Record(
+            "message",
+            time=102.0,
+            direction=Direction.PACS_TO_CRIS,
+            raw='{"command":"DISPLAY","accession":["B1"]}',
+            delivered=1,
+        ),
+        Record("message", time=103.0, direction=Direction.CRIS_TO_PACS, raw="nonsense"),
+        Record("refused", time=104.0, origin="https://evil.example", text="refused"),
+        Record("disconnect", time=105.0, client=1, text="gone"),
+    ]
+    for seq, record in enumerate(records, 1):
+        session.observe(numbered(record, seq))
+        if record.kind == "connect":
+            assert session.clients[1].origin == "https://cris.example"
+    assert session.clients == {}
+    assert (session.received, session.sent, session.warnings) == (2, 1, 1)
+    assert [a for a, _ in session.recent_accessions()] == ["B1", "A2", "A1"]
+    assert list(session.refused_origins) == ["https://evil.example"]
+    assert session.idle_for() == 5.0
+    assert [r.seq for r in session.latest(10)] == [4, 5, 6]  # the history is bounded
+    assert session.record(5) is records[4]
+    assert session.record(2) is None  # no longer held
+
+
+def test_seeding_from_status_shows_clients_already_there() -> None:
+    session = Session()
+    session.seed({"clients": [{"client": 4, "peer": "127.0.0.1:9", "origin": None, "since": 1.0}]})
+    assert session.clients[4].peer == "127.0.0.1:9"
+
+
+def test_recent_accessions_are_bounded_and_keep_their_source() -> None:
+    session = Session()
+    session.remember((f"X{n}" for n in range(RECENT_ACCESSIONS + 10)), "on the worklist")
+    recent = session.recent_accessions()
+    assert len(recent) == RECENT_ACCESSIONS
+    assert recent[0] == (f"X{RECENT_ACCESSIONS + 9}", "on the worklist")
+    session.remember(["X20"], "typed here")
+    assert session.recent_accessions()[0] == ("X20", "typed here")
