@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import http
-import ipaddress
 import itertools
 import logging
-import socket
 import ssl
 import time
 from collections import deque
@@ -30,14 +27,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from . import __version__
+from .admission import Admission
 from .codec import Malformed, parse
 from .errors import PortInUse
-from .handshakes import explain_tls_failure, reporting_ssl_object, sniffing_connection
+from .handshakes import (
+    close_details,
+    explain_tls_failure,
+    reporting_ssl_object,
+    sniffing_connection,
+)
 from .journal import Journal, Listener
 from .messages import Direction
 from .records import Kind, Note, NoteSeverity, Record
@@ -93,11 +95,6 @@ class Counts:
     connections: int = 0
 
 
-def normalize_origin(origin: str) -> str:
-    """Origins compare without case or a trailing slash (``https://Cris.example/``)."""
-    return origin.strip().rstrip("/").lower()
-
-
 def format_peer(address: object) -> str:
     if isinstance(address, tuple) and len(address) >= 2:
         host = str(address[0])
@@ -128,14 +125,17 @@ class Endpoint:
         self.safety = SafetyChecks(options.confirm_within)
         self._closing: set[asyncio.Future[None]] = set()
         self.counts = Counts()
-        self.allowed_origins = {normalize_origin(o) for o in options.allow_origins}
+        self.admission = Admission(
+            options.host, options.port, options.allow_origins, options.allow_any_origin
+        )
         self.control: ControlService | None = None
         self.started = clock()
         self.port = options.port
         self._numbers = itertools.count(1)
         self._server: Server | None = None
-        self._logger = logging.getLogger(f"cris_cli.endpoint.{id(self)}")
-        self._logger.propagate = False
+        # A logger of its own, not registered with logging (so none is left behind
+        # per endpoint), at WARNING: websockets skips its debug work below that.
+        self._logger = logging.Logger("cris_cli.endpoint", logging.WARNING)
         self._logger.addHandler(_RecordingHandler(self))
 
     # --- lifecycle ------------------------------------------------------------------
@@ -190,7 +190,7 @@ class Endpoint:
                     "(56996 is CRIS Connect's documented alternative)",
                 ) from None
             raise
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = self.admission.port = self._server.sockets[0].getsockname()[1]
         self.started = self.clock()
 
     async def close(self) -> None:
@@ -295,82 +295,19 @@ class Endpoint:
     # --- HTTP and handshake checks -------------------------------------------------
 
     def allow_origin(self, origin: str) -> None:
-        self.allowed_origins.add(normalize_origin(origin))
-
-    def origin_allowed(self, origin: str | None) -> bool:
-        if origin is None or self.options.allow_any_origin:
-            return True
-        return normalize_origin(origin) in self.allowed_origins
-
-    def host_allowed(self, host_header: str | None) -> bool:
-        """True for a Host naming this machine by loopback name, IP literal or bound name.
-
-        DNS rebinding needs a host *name* that resolves to us; IP literals and
-        ``localhost`` cannot be rebound, other names are refused.
-        """
-        if not host_header:
-            return False
-        name, port = split_host(host_header)
-        if port != self.port and not (port is None and self.port in (80, 443)):
-            return False
-        if name in ("localhost", self.options.host.lower()):
-            return True
-        try:
-            ipaddress.ip_address(name)
-            return True
-        except ValueError:
-            pass
-        if self.options.host in ("0.0.0.0", "::", ""):  # noqa: S104 - compared, not bound
-            return name in {socket.gethostname().lower(), socket.getfqdn().lower()}
-        return False
+        self.admission.allow_origin(origin)
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         peer = format_peer(connection.remote_address)
-        path = request.path.split("?", 1)[0]
-        upgrade = "websocket" in ",".join(request.headers.get_all("Upgrade")).lower()
-        hosts, origins = request.headers.get_all("Host"), request.headers.get_all("Origin")
-        if len(hosts) != 1 or len(origins) > 1:
-            self._refuse(
-                peer, None, f"refused a request from {peer}: repeated Host or Origin header"
-            )
-            return _respond(
-                http.HTTPStatus.BAD_REQUEST, "One Host and at most one Origin header.\n"
-            )
-        host = hosts[0]
-        if not self.host_allowed(host):
-            self._refuse(
-                peer,
-                None,
-                f"refused a request from {peer} for Host {host!r}: "
-                "not this machine's name (DNS rebinding protection)",
-            )
-            return _respond(http.HTTPStatus.FORBIDDEN, "Host not allowed.\n")
-        if path == CONTROL_PATH and upgrade:
-            if self.control is None:
-                return _respond(http.HTTPStatus.NOT_FOUND, "No control channel here.\n")
-            refusal = self.control.authorize(request)
-            if refusal is not None:
-                self._refuse(peer, None, f"refused a control request from {peer}: {refusal[1]}")
-                return _respond(refusal[0], refusal[1] + "\n")
-            return None
-        if path != "/":
-            return _respond(
-                http.HTTPStatus.NOT_FOUND, "Nothing here: CRIS Reporting connects to /.\n"
-            )
-        if not upgrade:
-            from .pages import endpoint_page
+        decision = self.admission.screen(request, peer, self.control, self._page)
+        if decision.refusal is not None:
+            self._refuse(peer, decision.origin, decision.refusal)
+        return decision.response
 
-            return _html(endpoint_page(self.url, self.options.fingerprint, __version__))
-        origin = origins[0] if origins else None
-        if not self.origin_allowed(origin):
-            assert origin is not None
-            self._refuse(peer, origin, origin_refusal(origin, peer))
-            return _respond(
-                http.HTTPStatus.FORBIDDEN,
-                f"Origin {origin} is not allowed to use this PACS endpoint.\n"
-                f"Allow it with: cris-cli --allow-origin {origin}\n",
-            )
-        return None
+    def _page(self) -> str:
+        from .pages import endpoint_page
+
+        return endpoint_page(self.url, self.options.fingerprint, __version__)
 
     def _refuse(self, peer: str, origin: str | None, text: str) -> None:
         self.counts.refused += 1
@@ -463,7 +400,7 @@ class Endpoint:
         return self.publish(record)
 
     def _closed(self, client: CrisClient, connection: ServerConnection) -> Record:
-        code, reason, who = _close_details(connection)
+        code, reason, who = close_details(connection)
         text = f"CRIS client {client.number} disconnected ({who}"
         text += f", {code} {reason})" if code is not None else ")"
         notes: tuple[Note, ...] = ()
@@ -503,84 +440,6 @@ class Endpoint:
             ],
             "counts": vars(self.counts).copy(),
             "last_activity": self.journal.last_activity,
-            "allowed_origins": sorted(self.allowed_origins),
+            "allowed_origins": sorted(self.admission.allowed_origins),
             "allow_any_origin": self.options.allow_any_origin,
         }
-
-
-def split_host(header: str) -> tuple[str, int | None]:
-    """``localhost:56998`` -> (``localhost``, 56998); ``[::1]:56998`` -> (``::1``, 56998)."""
-    header = header.strip()
-    if header.startswith("["):
-        name, _, rest = header[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif header.count(":") == 1:
-        name, _, port_text = header.partition(":")
-    else:
-        name, port_text = header, ""
-    port = int(port_text) if port_text.isdigit() else None
-    return name.lower().rstrip("."), port
-
-
-def origin_refusal(origin: str, peer: str) -> str:
-    return (
-        f"refused browser origin {origin} from {peer}: not on the allow-list; "
-        f'to allow it: --allow-origin {origin}, or allow_origins = ["{origin}"] '
-        "under [endpoint] in the config file"
-    )
-
-
-def _close_details(connection: ServerConnection) -> tuple[int | None, str, str]:
-    """The close code, reason, and which side closed."""
-    protocol = connection.protocol
-    received, sent = protocol.close_rcvd, protocol.close_sent
-    if received is not None and (sent is None or protocol.close_rcvd_then_sent):
-        return received.code, _reason(received.code, received.reason), "closed by the client"
-    if sent is not None:
-        return sent.code, _reason(sent.code, sent.reason), "closed by the endpoint"
-    return None, "", "connection lost without a close frame"
-
-
-_CLOSE_NAMES = {
-    1000: "normal closure",
-    1001: "going away",
-    1003: "unsupported data",
-    1006: "abnormal closure",
-    1007: "invalid data",
-    1008: "policy violation",
-    1009: "message too big",
-    1011: "internal error",
-    CLOSE_REPLACED: "replaced",
-}
-
-
-def _reason(code: int, reason: str) -> str:
-    return reason or _CLOSE_NAMES.get(code, "no reason given")
-
-
-def _respond(status: int, text: str) -> Response:
-    headers = Headers(
-        [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Cache-Control", "no-store"),
-            ("Connection", "close"),
-        ]
-    )
-    body = text.encode("utf-8")
-    headers["Content-Length"] = str(len(body))
-    return Response(status, http.HTTPStatus(status).phrase, headers, body)
-
-
-def _html(page: str) -> Response:
-    body = page.encode("utf-8")
-    headers = Headers(
-        [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
-            ("Connection", "close"),
-        ]
-    )
-    return Response(200, "OK", headers, body)

@@ -1,9 +1,10 @@
-"""Failed handshakes made visible.
+"""How connections fail and end, made visible.
 
 The commonest CRIS Connect setup problems happen before any WebSocket exists:
 the browser has not accepted the certificate yet, or one side speaks TLS and
 the other does not. Left alone, both are silent (the connection just closes).
-These hooks turn them into a notice that says what to do.
+These hooks turn them into a notice that says what to do. And when a
+connection ends, :func:`close_details` says who closed it and why.
 """
 
 from __future__ import annotations
@@ -81,3 +82,31 @@ class SniffingConnection(ServerConnection):
 def sniffing_connection(report: Report) -> type[SniffingConnection]:
     """A connection class reporting, by peer address, clients that try TLS."""
     return type("EndpointConnection", (SniffingConnection,), {"report": staticmethod(report)})
+
+
+def close_details(connection: ServerConnection) -> tuple[int | None, str, str]:
+    """The close code, reason, and which side closed."""
+    protocol = connection.protocol
+    received, sent = protocol.close_rcvd, protocol.close_sent
+    if received is not None and (sent is None or protocol.close_rcvd_then_sent):
+        return received.code, _reason(received.code, received.reason), "closed by the client"
+    if sent is not None:
+        return sent.code, _reason(sent.code, sent.reason), "closed by the endpoint"
+    return None, "", "connection lost without a close frame"
+
+
+_CLOSE_NAMES = {
+    1000: "normal closure",
+    1001: "going away",
+    1003: "unsupported data",
+    1006: "abnormal closure",
+    1007: "invalid data",
+    1008: "policy violation",
+    1009: "message too big",
+    1011: "internal error",
+    4001: "replaced",  # the endpoint's own code: a newer client took its place
+}
+
+
+def _reason(code: int, reason: str) -> str:
+    return reason or _CLOSE_NAMES.get(code, "no reason given")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import paths
-from .endpoint import normalize_origin
+from .admission import normalize_origin
 from .errors import ConfigError
 
 

@@ -14,8 +14,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
 from cris_cli import tls
+from cris_cli.admission import split_host
 from cris_cli.codec import Malformed, Parsed
-from cris_cli.endpoint import Endpoint, split_host
+from cris_cli.endpoint import Endpoint
 from cris_cli.errors import PortInUse
 from cris_cli.messages import Direction, ReportOpened
 from endpoints import Watcher, make_cert, options, trusting, url
@@ -206,7 +207,7 @@ async def test_any_origin_when_asked() -> None:
 async def test_host_header_against_dns_rebinding(host: str, allowed: bool) -> None:
     async with Endpoint(options()) as endpoint:
         header = host.format(port=endpoint.port)
-        assert endpoint.host_allowed(header) is allowed
+        assert endpoint.admission.host_allowed(header) is allowed
         reader, writer = await asyncio.open_connection("127.0.0.1", endpoint.port)
         writer.write(f"GET / HTTP/1.1\r\nHost: {header}\r\n\r\n".encode())
         status = await asyncio.wait_for(reader.readline(), 5)
