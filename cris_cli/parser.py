@@ -8,6 +8,7 @@ scripts can be generated from it.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import NoReturn, TypeAlias
 
 from . import __version__
@@ -39,6 +40,14 @@ class CliParser(argparse.ArgumentParser):
     errors become messages in one place (and tests can run the CLI in-process)."""
 
     def error(self, message: str) -> NoReturn:
+        unknown = re.match(r"argument \[COMMAND\]: invalid choice: '([^']*)'", message)
+        if unknown:
+            import difflib
+
+            word = unknown.group(1)
+            close = difflib.get_close_matches(word, list(SUBCOMMANDS), n=1)
+            guess = f"; did you mean '{close[0]}'?" if close else ""
+            message = f"unknown command '{word}'{guess}"
         raise UsageError(message, hint=f"see '{self.prog} --help'")
 
 
@@ -81,7 +90,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     if only is None:
         _add_shell_options(parser)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    commands = parser.add_subparsers(dest="command", metavar="[COMMAND]", title="commands")
     for name, add in SUBCOMMANDS.items():
         if only is None or only == name:
             add(commands)

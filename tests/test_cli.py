@@ -28,7 +28,7 @@ def test_help_lists_commands_and_exit_codes() -> None:
 def test_unknown_command_is_a_usage_error() -> None:
     result = run_cli(["lnt"])
     assert result.code == ExitCode.USAGE
-    assert result.err.startswith("cris-cli: argument COMMAND: invalid choice: 'lnt'")
+    assert result.err.startswith("cris-cli: unknown command 'lnt'; did you mean 'lint'?")
     assert "hint: see 'cris-cli --help'" in result.err
 
 
