@@ -12,7 +12,8 @@ Deviation codes (stable; ``lint --json`` and records carry them):
 =====================  ========  ==============================================
 code                   severity  meaning
 =====================  ========  ==============================================
-not-json               error     the text is not JSON
+not-json               error     the text is not JSON (NaN and Infinity are not)
+too-deep               error     nested more than 64 levels deep (not read)
 not-object             error     the JSON is not an object
 missing-command        error     no ``command`` field
 command-not-string     error     ``command`` is not a string
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -148,10 +150,58 @@ def _error(code: str, text: str, field: str | None = None) -> Deviation:
     return Deviation(code, text, field, Severity.ERROR)
 
 
+MAX_DEPTH = 64
+"""Deepest nesting read. CRIS messages are two levels deep; a limit of our own,
+well below the interpreter's, keeps every later step (records, renderings) safe
+and makes the answer the same wherever it is asked."""
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(digits: str) -> float | str:
+    """A JSON number as a float, or its digits when no float can hold it (1e999)."""
+    number = float(digits)
+    return digits if math.isinf(number) else number
+
+
+# Strict JSON: NaN and Infinity are not JSON, and nothing read becomes one.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
+def too_deep(text: str) -> bool:
+    """True when ``text`` nests arrays or objects deeper than :data:`MAX_DEPTH`."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:  # the usual case, in C
+        return False
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def parse(text: str, direction: Direction) -> Decoded:
     """Read one wire message sent in ``direction``. Never raises on any text."""
+    if too_deep(text):
+        return Malformed(
+            text, (_error("too-deep", f"nested more than {MAX_DEPTH} levels deep; not read"),)
+        )
     try:
-        data = json.loads(text)
+        data = _DECODER.decode(text)
     except RecursionError:
         return Malformed(text, (_error("not-json", "not JSON: nested too deeply"),))
     except ValueError as exc:
@@ -215,7 +265,7 @@ def interpret(data: dict[str, JSONValue], direction: Direction) -> tuple[Message
             deviations.append(_unknown_field(key))
         elif key not in cls.fields:
             extra[key] = value
-            shown = MASK if key in SECRET_FIELDS else json.dumps(value)
+            shown = MASK if key in SECRET_FIELDS else json.dumps(masked(value))
             deviations.append(
                 Deviation("unused-field", f"{command} does not use {key} (got {shown})", key)
             )
@@ -387,7 +437,7 @@ def _read_flag(value: JSONValue, deviations: list[Deviation]) -> bool | None:
     deviations.append(
         _error(
             "unusable-value",
-            f"remoteImage is {json.dumps(value)}, not a boolean; ignored",
+            f"remoteImage is {json.dumps(masked(value))}, not a boolean; ignored",
             "remoteImage",
         )
     )
@@ -431,16 +481,45 @@ def serialize(message: Message) -> str:
 
 
 _SECRET_PATTERN = re.compile(r'("(?i:password)"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\s]+)')
+# A password key in any case, or any escape (which could spell one): worth a closer look.
+_MAYBE_SECRET = re.compile(r"(?i)password|\\u")
+
+
+def masked(value: JSONValue) -> JSONValue:
+    """``value`` with the value of every ``password`` key (any case, any depth) masked."""
+    if isinstance(value, dict):
+        return {k: MASK if k.lower() in SECRET_FIELDS else masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value
 
 
 def mask_secrets(text: str) -> str:
     """``text`` with every password value replaced by a mask.
 
-    Text that holds no password is returned unchanged (the fast, common case).
+    Text that holds no password is returned unchanged (the fast, common case);
+    so is the rest of a text that does, where the secret values alone can be
+    replaced. A password the text hides (an escaped key, a value that is a list
+    or an object) is masked by writing the JSON anew.
     """
-    if "assword" not in text and "ASSWORD" not in text:
+    if _MAYBE_SECRET.search(text) is None:
         return text
-    return _SECRET_PATTERN.sub(lambda m: f'{m.group(1)}"{MASK}"', text)
+    simple = _SECRET_PATTERN.sub(lambda m: f'{m.group(1)}"{MASK}"', text)
+    if too_deep(text):
+        return simple
+    try:
+        data = _DECODER.decode(text)
+    except (ValueError, RecursionError):
+        return simple  # not JSON: mask what the pattern can see
+    cleaned = masked(data)
+    if cleaned == data:
+        return text  # an escape, but no password
+    try:
+        if _DECODER.decode(simple) == cleaned:
+            return simple
+    except ValueError:
+        pass
+    return json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"))
 
 
 def masked_values(message: Message) -> dict[str, JSONValue]:
@@ -448,12 +527,9 @@ def masked_values(message: Message) -> dict[str, JSONValue]:
     if isinstance(message, UnknownMessage):
         values: dict[str, JSONValue] = {} if message.verb is None else {"command": message.verb}
         values |= dict(message.extra)
-    else:
-        values = {"command": message.command} | message.wire_values()
-    for key in list(values):
-        if key.lower() in SECRET_FIELDS:
-            values[key] = MASK
-    return values
+    else:  # the fields the command uses, then any it does not (kept, never dropped)
+        values = {"command": message.command} | message.wire_values() | dict(message.extra)
+    return {k: MASK if k.lower() in SECRET_FIELDS else masked(v) for k, v in values.items()}
 
 
 def describe(message: Message) -> str:

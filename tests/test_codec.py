@@ -267,7 +267,10 @@ def test_remote_image_flag_words() -> None:
         ("[1,2]", "not-object"),
         ('"EVENT"', "not-object"),
         ("null", "not-object"),
-        ("[" * 100000, "not-json"),
+        ("[" * 100000, "too-deep"),
+        ('{"command":"COMMIT","x":' + "[" * 65 + "]" * 65 + "}", "too-deep"),
+        ('{"command":"COMMIT","remoteImage":NaN}', "not-json"),
+        ('{"command":"COMMIT","remoteImage":-Infinity}', "not-json"),
     ],
 )
 def test_text_that_is_no_json_object_is_malformed(text: str, code: str) -> None:
@@ -373,7 +376,11 @@ def test_any_text_parses_or_is_malformed(text: str) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
     ),
@@ -423,4 +430,4 @@ def test_protocol_shaped_objects_with_any_values_never_raise(
 
 def test_documented_codes_table_is_read() -> None:
     assert {"not-json", "missing-field", "invalid-chi", "formatted-identifier"} <= DOCUMENTED_CODES
-    assert len(DOCUMENTED_CODES) == 20
+    assert len(DOCUMENTED_CODES) == 21
