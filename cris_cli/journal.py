@@ -4,6 +4,7 @@ held in a bounded history. The endpoint and the simulator each keep one."""
 from __future__ import annotations
 
 import itertools
+import sys
 from collections import deque
 from collections.abc import Callable
 
@@ -20,6 +21,8 @@ class Journal:
         self.last_activity: float | None = None
         self._listeners: list[Listener] = []
         self._seq = itertools.count(1)
+        self.failures = 0
+        self._reported: set[tuple[str, type[Exception]]] = set()
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -35,11 +38,28 @@ class Journal:
         return record
 
     def publish(self, record: Record) -> Record:
-        """Number ``record``, hand it to every listener, then hold it (compacted)."""
+        """Number ``record``, hand it to every listener, then hold it (compacted).
+
+        A listener that fails does not stop the others, nor whoever published
+        (a connection must not die because a printer did): it is reported once.
+        """
         self.number(record)
         self.last_activity = record.time
         for listener in list(self._listeners):
-            listener(record)
+            try:
+                listener(record)
+            except Exception as error:  # reported, not hidden
+                self._report(listener, error)
         record.compact()
         self.history.append(record)
         return record
+
+    def _report(self, listener: Listener, error: Exception) -> None:
+        kind = (getattr(listener, "__qualname__", type(listener).__name__), type(error))
+        self.failures += 1
+        if kind not in self._reported:
+            self._reported.add(kind)
+            print(
+                f"cris-cli: internal error in {kind[0]}: {error!r} (please report it)",
+                file=sys.stderr,
+            )

@@ -18,6 +18,7 @@ from .codec import Decoded, Parsed, mask_secrets, masked_values, parse
 from .environment import Environment
 from .errors import ExitCode, UsageError
 from .messages import Direction, verb_of
+from .render import printable
 
 RECORD_DIRECTIONS = {d.value: d for d in Direction}
 
@@ -154,18 +155,18 @@ def _verdict(item: Checked, strict: bool) -> str:
 
 
 def _print_plain(checked: list[Checked], strict: bool, env: Environment) -> None:
-    for item in checked:
-        env.stdout.write(
-            f"{item.where}: {item.direction.sender} {item.command}: {_verdict(item, strict)}\n"
-        )
+    for item in checked:  # what the input says is shown, never acted on by the terminal
+        where, command = printable(item.where), printable(item.command)
+        env.stdout.write(f"{where}: {item.direction.sender} {command}: {_verdict(item, strict)}\n")
         for d in item.decoded.deviations:
-            env.stdout.write(f"    {d.severity.value:<7} {d.code:<20} {d.text}\n")
+            env.stdout.write(f"    {d.severity.value:<7} {d.code:<20} {printable(d.text)}\n")
 
 
 def _print_table(checked: list[Checked], strict: bool, env: Environment) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+
+    from .tables import safe
 
     table = Table(show_lines=True, header_style="bold")
     table.add_column("where", style="dim", no_wrap=True)
@@ -183,13 +184,13 @@ def _print_table(checked: list[Checked], strict: bool, env: Environment) -> None
         )
         findings = "\n".join(
             f"[{'red' if d.is_error else 'yellow'}]{d.severity.value}[/] "
-            f"[dim]{d.code}[/] {escape(d.text)}"
+            f"[dim]{d.code}[/] {safe(d.text)}"
             for d in item.decoded.deviations
         )
         table.add_row(
-            escape(item.where),
+            safe(item.where),
             item.direction.sender,
-            escape(item.command),
+            safe(item.command),
             f"{mark} {verdict}",
             findings,
         )

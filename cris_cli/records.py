@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -225,17 +226,17 @@ def _number(value: int | None) -> str:
     return "null" if value is None else str(value)
 
 
-_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+# Characters JSON allows raw in strings that a line must not carry: line breaks to
+# str.splitlines and others, and lone surrogates (a JSON escape can make one),
+# which no UTF-8 writer accepts.
+_UNSAFE = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
 
 
 def _one_line(line: str) -> str:
-    """Escape the line breaks (to ``str.splitlines`` and others) JSON allows in strings."""
+    """The line with every character a reader or writer would trip on escaped."""
     if line.isascii():
         return line
-    for brk, escaped in _LINE_BREAKS.items():
-        if brk in line:
-            line = line.replace(brk, escaped)
-    return line
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
 def _text(value: str | None) -> str:

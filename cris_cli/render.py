@@ -9,6 +9,7 @@ so a row costs a few string operations.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import time
 import unicodedata
@@ -66,6 +67,8 @@ class Column:
 # Dropped in this order as the terminal narrows: the least useful first.
 DROP_ORDER = ("domain", "exam", "chi", "time", "nhs")
 NOTE_MIN = 24
+NARROWEST = 8
+NOTE_LIMIT = 300  # a note longer than this is cut short on screen ('show N' has it all)
 CELL_CACHE = 4096
 
 
@@ -73,27 +76,64 @@ CELL_CACHE = 4096
 _OWN_NARROW = str.maketrans(dict.fromkeys("→✓✗…•", "x"))
 
 
+# What wire text may not bring to a terminal or a log: control characters (a
+# terminal obeys them), line breaks (a forged line), lone surrogates (unwritable).
+_ESCAPES = str.maketrans(
+    {i: f"\\x{i:02x}" for i in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+    | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show: what a terminal would act on is written as an escape."""
+    if text.isprintable():
+        return text
+    text = text.translate(_ESCAPES)
+    return text if text.isascii() else _SURROGATES.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def clipped(text: str, limit: int = NOTE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def _narrow(text: str) -> bool:
+    """True when every character takes one column (ours included)."""
+    return text.isascii() or text.translate(_OWN_NARROW).isascii()
+
+
 def cell_width(text: str) -> int:
     """Columns ``text`` takes on a terminal (wide East Asian characters take two)."""
-    if text.isascii() or text.translate(_OWN_NARROW).isascii():
-        return len(text)
-    return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-        for c in text
-    )
+    return len(text) if _narrow(text) else sum(map(_char_width, text))
 
 
 def fit(text: str, width: int, align: str = "<") -> str:
-    """``text`` cut with an ellipsis or padded to exactly ``width`` columns."""
+    """``text`` cut with an ellipsis or padded to exactly ``width`` columns.
+
+    It looks at no more characters than the width needs: a cell of a huge
+    message costs what a small one does.
+    """
     if len(text) <= width and text.isascii():  # the usual case, quickly
         return text.rjust(width) if align == ">" else text.ljust(width)
-    used = cell_width(text)
-    if used > width:
-        cut = text
-        while cell_width(cut) > width - 1:
-            cut = cut[:-1]
-        return cut + "…" + " " * (width - 1 - cell_width(cut))
-    padding = " " * (width - used)
+    if _narrow(text[: width + 1]):  # one column a character, as far as it matters
+        total = len(text)
+        if total > width:
+            return text[: width - 1] + "…"
+    else:
+        kept = used = total = 0  # characters and columns that fit in width - 1
+        for index, char in enumerate(text):
+            total += _char_width(char)
+            if total <= width - 1:
+                kept, used = index + 1, total
+            elif total > width:
+                return text[:kept] + "…" + " " * (width - 1 - used)
+    padding = " " * (width - total)
     return padding + text if align == ">" else text + padding
 
 
@@ -144,14 +184,15 @@ class RowFormatter:
             name = droppable.pop(0)
             columns = [c for c in columns if c.name != name]
         used = sum(c.width + 1 for c in columns)
-        spare = width - used - NOTE_MIN
-        if spare > 0:  # give the accession column room for two numbers, the rest to notes
-            grow = min(spare, 12)
+        # Room to spare goes to the accessions (two of them), then to the notes; a
+        # terminal too narrow even so takes it from both, down to 8 columns each.
+        change = max(min(width - used - NOTE_MIN, 12), -(14 - NARROWEST))
+        if change:
             columns = [
-                Column(c.name, c.width + grow) if c.name == "accession" else c for c in columns
+                Column(c.name, c.width + change) if c.name == "accession" else c for c in columns
             ]
-            used += grow
-        columns.append(Column("note", max(width - used, 10)))
+            used += change
+        columns.append(Column("note", max(width - used, NARROWEST)))
         return columns
 
     def _paint(self, text: str, style: str | None) -> str:
@@ -176,7 +217,7 @@ class RowFormatter:
             return "", None
         valid = getattr(check(value), "valid", False)
         mark = "✓" if valid else "✗"
-        shown = MASKED if self.redact else value
+        shown = MASKED if self.redact else printable(value)
         return f"{shown}{mark}", None if valid else "red"
 
     def row(self, record: Record) -> str:
@@ -217,7 +258,7 @@ class RowFormatter:
         # cut short is a finding lost.
         notes = [
             (piece, style)
-            for text, style in notes
+            for text, style in ((printable(clipped(text)), style) for text, style in notes)
             for piece in (textwrap.wrap(text, note_width) if len(text) > note_width else [text])
         ]
         first, *more = notes or [("", None)]
@@ -240,15 +281,16 @@ class RowFormatter:
         decoded = record.decoded
         if not isinstance(decoded, Parsed):
             cells["command"] = ("malformed", "bold red")
-            notes.append((f"{decoded.reason if decoded else '?'}: {record.raw!r}", "red"))
+            reason = decoded.reason if decoded else "?"
+            notes.append((f"{reason}: {clipped(repr(record.raw), 120)}", "red"))
             return
         message = decoded.message
-        command = record.command or "?"
-        style = COMMAND_STYLES.get(command, "bold red") if command in COMMAND_STYLES else "red"
+        command = printable(record.command or "?")
+        style = COMMAND_STYLES.get(command, "red")
         cells["command"] = (command, style)
-        cells["accession"] = (" ".join(getattr(message, "accession", ())), None)
-        cells["exam"] = (getattr(message, "exam_code", None) or "", None)
-        cells["domain"] = (getattr(message, "domain", None) or "", "dim")
+        cells["accession"] = (printable(" ".join(getattr(message, "accession", ()))), None)
+        cells["exam"] = (printable(getattr(message, "exam_code", None) or ""), None)
+        cells["domain"] = (printable(getattr(message, "domain", None) or ""), "dim")
         cells["nhs"] = self._identifier(getattr(message, "nhs", None), check_nhs)
         cells["chi"] = self._identifier(getattr(message, "chi", None), check_chi)
         if record.delivered is not None and record.delivered != 1:
@@ -267,23 +309,30 @@ def plain_line(record: Record, local: str = "pacs") -> str:
     millis = int((record.time % 1) * 1000)
     head = f"#{record.seq} {stamp}.{millis:03d}"
     if record.kind != "message":
-        lines = [f"{head} {record.kind}: {record.text}"]
+        lines = [f"{head} {record.kind}: {printable(record.text or '')}"]
     else:
         assert record.direction is not None
         label = local_role_labels(local)[record.direction]
         decoded = record.decoded
         if isinstance(decoded, Parsed):
             fields = " ".join(
-                f"{key}={_plain_value(value)}" for key, value in record_fields(record).items()
+                f"{printable(key)}={printable(_plain_value(value))}"
+                for key, value in record_fields(record).items()
             )
-            lines = [f"{head} {label} {record.command} {fields}".rstrip()]
+            lines = [f"{head} {label} {printable(record.command or '')} {fields}".rstrip()]
         else:
-            lines = [f"{head} {label} malformed {record.raw!r}"]
+            lines = [f"{head} {label} malformed {clipped(repr(record.raw))}"]
         if decoded is not None:
-            lines += [f"    {d.severity.value} {d.code}: {d.text}" for d in decoded.deviations]
+            lines += [
+                f"    {d.severity.value} {d.code}: {printable(d.text)}" for d in decoded.deviations
+            ]
         if record.delivered is not None:
             lines[0] += f" (delivered to {record.delivered})"
-    lines += [f"    {n.severity} {n.code}: {n.text}" for n in record.notes if n.text != record.text]
+    lines += [
+        f"    {n.severity} {n.code}: {printable(n.text)}"
+        for n in record.notes
+        if n.text != record.text
+    ]
     return "\n".join(lines)
 
 

@@ -19,9 +19,14 @@ from rich.text import Text
 from .codec import Parsed
 from .grammar import Verb
 from .records import Record, iso_time
-from .render import COMMAND_STYLES, MASKED, NOTE_STYLES, local_role_labels
+from .render import COMMAND_STYLES, MASKED, NOTE_STYLES, local_role_labels, printable
 
 RICH_NOTE_STYLES = {"info": "dim", "warning": "yellow", "danger": "bold white on red"}
+
+
+def safe(text: str) -> str:
+    """Wire text for a rich table: terminal controls escaped, then markup escaped."""
+    return escape(printable(text))
 
 
 def render(renderable: RenderableType, width: int, color: bool) -> str:
@@ -56,25 +61,25 @@ def events_table(records: Sequence[Record], *, redact: bool, local: str = "pacs"
         note_lines = []
         decoded = record.decoded
         if record.kind != "message":
-            note_lines.append(escape(record.text or ""))
+            note_lines.append(safe(record.text or ""))
         elif decoded is not None:
             for d in decoded.deviations:
-                note_lines.append(f"[{'red' if d.is_error else 'yellow'}]{escape(d.text)}[/]")
+                note_lines.append(f"[{'red' if d.is_error else 'yellow'}]{safe(d.text)}[/]")
         for note in record.notes:
             if note.text != record.text:
-                note_lines.append(f"[{RICH_NOTE_STYLES[note.severity]}]{escape(note.text)}[/]")
+                note_lines.append(f"[{RICH_NOTE_STYLES[note.severity]}]{safe(note.text)}[/]")
         command = record.command or ("malformed" if record.kind == "message" else record.kind)
         style = COMMAND_STYLES.get(command, "red" if record.kind == "message" else "dim")
         table.add_row(
             str(record.seq),
             _clock(record.time),
             labels[record.direction] if record.direction else "",
-            f"[{style}]{escape(command)}[/]",
-            escape(" ".join(getattr(message, "accession", ()))),
-            escape(getattr(message, "exam_code", None) or ""),
+            f"[{style}]{safe(command)}[/]",
+            safe(" ".join(getattr(message, "accession", ()))),
+            safe(getattr(message, "exam_code", None) or ""),
             _identifier(getattr(message, "nhs", None), redact),
             _identifier(getattr(message, "chi", None), redact),
-            escape(getattr(message, "domain", None) or ""),
+            safe(getattr(message, "domain", None) or ""),
             "\n".join(note_lines),
         )
     return table
@@ -83,7 +88,7 @@ def events_table(records: Sequence[Record], *, redact: bool, local: str = "pacs"
 def _identifier(value: str | None, redact: bool) -> str:
     if not value:
         return ""
-    return MASKED if redact else escape(value)
+    return MASKED if redact else safe(value)
 
 
 def record_detail(record: Record, *, redact: bool) -> RenderableType:
@@ -98,15 +103,17 @@ def record_detail(record: Record, *, redact: bool) -> RenderableType:
     for name in ("peer", "client", "origin", "delivered", "text"):
         value = getattr(record, name)
         if value is not None:
-            facts.add_row(name, escape(str(value)))
+            facts.add_row(name, safe(str(value)))
     parts: list[RenderableType] = [facts]
     if record.raw is not None:
         parts.append(Text("verbatim:", style="bold"))
         raw = record.raw
         try:
-            pretty = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+            indented = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+            # JSON escapes C0 controls but not C1 ones (CSI is one) nor line separators.
+            pretty = "\n".join(map(printable, indented.split("\n")))
         except ValueError:
-            pretty = raw
+            pretty = printable(raw)  # not JSON: may hold anything a terminal would act on
         if redact:
             pretty = _redacted(pretty, record)
         from rich.syntax import Syntax  # pygments: only for the one view that highlights
@@ -147,7 +154,7 @@ def status_panel(status: dict[str, Any], description: str) -> RenderableType:
     grid.add_column()
     uptime = datetime.timedelta(seconds=int(status.get("uptime", 0)))
     counts = status.get("counts", {})
-    grid.add_row("endpoint", escape(description))
+    grid.add_row("endpoint", safe(description))
     grid.add_row("TLS", "yes" if status.get("tls") else "no (plain ws://)")
     if status.get("fingerprint"):
         grid.add_row("SHA-256", status["fingerprint"])
@@ -172,7 +179,7 @@ def status_panel(status: dict[str, Any], description: str) -> RenderableType:
     if status.get("allow_any_origin"):
         grid.add_row("origins", "[yellow]any (--allow-any-origin)[/]")
     else:
-        grid.add_row("origins", escape(", ".join(origins)) if origins else "none allowed yet")
+        grid.add_row("origins", safe(", ".join(origins)) if origins else "none allowed yet")
     return Panel(grid, title="status", title_align="left", expand=False)
 
 
@@ -186,8 +193,8 @@ def clients_table(clients: Iterable[dict[str, Any]], peer: str = "CRIS") -> Rend
     for client in rows:
         table.add_row(
             str(client.get("client", "")),
-            escape(str(client.get("peer") or "")),
-            escape(client.get("origin") or "none (native client)"),
+            safe(str(client.get("peer") or "")),
+            safe(client.get("origin") or "none (native client)"),
             _clock(float(client.get("since") or 0)),
             str(client.get("received", "")),
         )
@@ -201,7 +208,7 @@ def help_panel(verbs: Sequence[Verb], name: str | None = None) -> RenderableType
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for verb in unique:
-            table.add_row(escape(verb.usage), escape(verb.summary))
+            table.add_row(safe(verb.usage), safe(verb.summary))
         return Group(
             table, Text("help COMMAND explains one, with examples; Tab completes", style="dim")
         )
