@@ -48,6 +48,7 @@ from .safety import SafetyChecks
 
 CLOSE_REPLACED = 4001  # private close code: a newer CRIS connection took this one's place
 CLOSE_UNSUPPORTED = 1003
+SLOW_READER_BUFFER = 8 * 2**20  # bytes waiting for one CRIS client before it is skipped
 
 
 class ControlService(Protocol):
@@ -84,6 +85,7 @@ class CrisClient:
     origin: str | None
     since: float
     received: int = 0
+    lagging: bool = False  # skipped by sends while it does not read
 
 
 @dataclass
@@ -260,15 +262,21 @@ class Endpoint:
         Returns the record of the sent message, or None when no client is
         connected (then nothing is sent and nothing recorded).
         """
-        connections = [c.connection for c in self.clients.values()]
-        if not connections:
+        if not self.clients:
             return None
-        failed = 0
+        connections = []
+        for client in self.clients.values():
+            if client.connection.transport.get_write_buffer_size() > SLOW_READER_BUFFER:
+                self._slow_reader(client)  # not read for megabytes: skipped, not buffered
+            else:
+                client.lagging = False
+                connections.append(client.connection)
+        failed = len(self.clients) - len(connections)
         try:
             broadcast(connections, text, raise_exceptions=True)
         except ExceptionGroup as group:
-            failed = len(group.exceptions)
-        delivered = len(connections) - failed
+            failed += len(group.exceptions)
+        delivered = len(self.clients) - failed
         self.counts.sent += 1
         peer = next(iter(self.clients.values())).peer if len(self.clients) == 1 else "all"
         record = Record(
@@ -281,12 +289,22 @@ class Endpoint:
             decoded=parse(text, Direction.PACS_TO_CRIS),
             delivered=delivered,
         )
+        self.journal.number(record)
+        self.safety.sent(record)  # before publishing, which compacts the record
         self.publish(record)
-        self.safety.sent(record)
         if self.safety.pending:
             loop = asyncio.get_running_loop()
             loop.call_later(self.options.confirm_within + 0.01, self._report_overdue)
         return record
+
+    def _slow_reader(self, client: CrisClient) -> None:
+        if not client.lagging:
+            client.lagging = True
+            self.notice(
+                f"CRIS client {client.number} ({client.peer}) is not reading what it is sent: "
+                f"over {SLOW_READER_BUFFER // 2**20} MiB wait for it, so messages to it are "
+                "dropped until it catches up"
+            )
 
     def _report_overdue(self) -> None:
         for note in self.safety.overdue(self.clock()):
@@ -328,6 +346,7 @@ class Endpoint:
             await self._receive(client)
         finally:
             self.clients.pop(client.number, None)
+            self.safety.forget(client.number)
             self.publish(self._closed(client, connection))
 
     def _admit(self, connection: ServerConnection, origin: str | None) -> CrisClient:
@@ -372,7 +391,13 @@ class Endpoint:
                         CLOSE_UNSUPPORTED, "binary frames are not supported; send JSON text"
                     )
                     return
-                self.ingest(client, frame)
+                try:
+                    self.ingest(client, frame)
+                except Exception as error:  # one bad message must not end the session
+                    self.notice(
+                        f"internal error reading a message from CRIS client {client.number}: "
+                        f"{error!r} (please report it); the connection stays open"
+                    )
         except ConnectionClosed:
             pass
 

@@ -24,6 +24,7 @@ from .messages import (
 from .records import Note, Record
 
 REMEMBERED = 100_000  # accessions whose patient is remembered
+MAX_PENDING = 1000  # DISPLAYs awaiting their EVENT; a flood beyond this watches only the latest
 
 
 class Identity(NamedTuple):
@@ -89,7 +90,13 @@ class SafetyChecks:
         """A command the PACS sent: a DISPLAY now waits for its EVENT."""
         message = record.message
         if isinstance(message, Display) and message.accession:
+            if len(self.pending) >= MAX_PENDING:
+                del self.pending[0]
             self.pending.append(PendingDisplay(message.accession, record.time, record.seq))
+
+    def forget(self, client: int) -> None:
+        """A client left: the report it had open is no longer open."""
+        self.open.pop(client, None)
 
     def received(self, record: Record) -> tuple[Note, ...]:
         """Notes for an event from CRIS (call before publishing it)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.protocol import State
 from websockets.typing import Origin
 
 from cris_cli import tls
@@ -19,6 +20,7 @@ from cris_cli.codec import Malformed, Parsed
 from cris_cli.endpoint import Endpoint
 from cris_cli.errors import PortInUse
 from cris_cli.messages import Direction, ReportOpened
+from cris_cli.records import Note, Record
 from endpoints import Watcher, make_cert, options, trusting, url
 
 EVERY_EVENT = [
@@ -84,6 +86,29 @@ async def test_malformed_input_is_a_warning_row_and_the_session_goes_on() -> Non
         }
         assert fourth.decoded is not None and fourth.decoded.valid
         assert endpoint.counts.malformed == 2
+
+
+async def test_an_internal_error_on_one_message_is_a_notice_and_the_session_goes_on() -> None:
+    async with Endpoint(options()) as endpoint:
+        checks = endpoint.safety.received
+
+        def failing(record: Record) -> tuple[Note, ...]:
+            if record.raw and "BROKEN" in record.raw:
+                raise KeyError("BROKEN")
+            return checks(record)
+
+        endpoint.safety.received = failing  # type: ignore[method-assign]
+        watcher = Watcher(endpoint)
+        async with connect(url(endpoint)) as client:
+            await client.send('{"command":"RELEASE","accession":["BROKEN"],"domain":"RXH"}')
+            await client.send('{"command":"RELEASE","accession":["A1"],"domain":"RXH"}')
+            await watcher.wait_for(lambda r: r.command == "RELEASE")
+            (notice,) = [r for r in watcher.records if r.kind == "notice"]
+            assert notice.text is not None
+            assert "internal error reading a message from CRIS client 1" in notice.text
+            assert "KeyError('BROKEN')" in notice.text
+            assert client.protocol.state is State.OPEN
+        assert [r.raw for r in watcher.messages()][-1].endswith('["A1"],"domain":"RXH"}')
 
 
 async def test_oversized_message_is_refused_and_the_endpoint_serves_on() -> None:

@@ -12,7 +12,7 @@ from cris_cli.messages import (
     UserLoggedOut,
 )
 from cris_cli.records import Note, Record
-from cris_cli.safety import SafetyChecks
+from cris_cli.safety import MAX_PENDING, SafetyChecks
 
 NHS_A, NHS_B = "9434765919", "9990000018"
 CHI_A, CHI_B = "0101501234", "0101501237"
@@ -157,3 +157,21 @@ async def test_the_endpoint_notes_round_trips_and_silence() -> None:
             silence = await watcher.wait_for(lambda r: r.kind == "notice", timeout=5)
             assert "no EVENT confirmed DISPLAY B2" in (silence.text or "")
             assert silence.notes[0].code == "unconfirmed"
+
+
+def test_displays_awaiting_their_event_are_bounded_to_the_latest() -> None:
+    checks = SafetyChecks()
+    for seq in range(1, MAX_PENDING + 11):
+        checks.sent(record(Display(accession=(f"A{seq}",)), 100.0, seq))
+    assert len(checks.pending) == MAX_PENDING
+    assert checks.pending[0].seq == 11 and checks.pending[-1].seq == MAX_PENDING + 10
+
+
+def test_a_client_that_leaves_has_no_report_open() -> None:
+    checks = SafetyChecks()
+    checks.received(record(opened("A1"), 1.0, 1, client=1))
+    checks.received(record(opened("B1", nhs=NHS_B), 1.0, 2, client=2))
+    checks.forget(1)
+    assert set(checks.open) == {2}
+    # A new client 1 opening another patient's report is not told A1 is still open.
+    assert codes(checks.received(record(opened("C1", nhs=NHS_B), 2.0, 3, client=1))) == []
