@@ -217,7 +217,7 @@ class RowFormatter:
             return "", None
         valid = getattr(check(value), "valid", False)
         mark = "✓" if valid else "✗"
-        shown = MASKED if self.redact else printable(value)
+        shown = MASKED if self.redact else value
         return f"{shown}{mark}", None if valid else "red"
 
     def row(self, record: Record) -> str:
@@ -248,11 +248,13 @@ class RowFormatter:
             key = (name, *cell)
             text = made.get(key)
             if text is None:  # most cells repeat (commands, exams, domains): made once
-                text = self._paint(fit(cell[0], width, align), cell[1])
+                text = self._paint(fit(printable(cell[0]), width, align), cell[1])
                 if len(made) >= CELL_CACHE:
                     made.clear()
                 made[key] = text
             parts.append(text)
+        if not notes:  # the usual row: nothing to say
+            return " ".join(parts).rstrip()
         note_width = self.columns[-1].width if record.kind == "message" else self._wide
         # Notes wrap onto lines of their own under the note column: a finding
         # cut short is a finding lost.
@@ -285,12 +287,11 @@ class RowFormatter:
             notes.append((f"{reason}: {clipped(repr(record.raw), 120)}", "red"))
             return
         message = decoded.message
-        command = printable(record.command or "?")
-        style = COMMAND_STYLES.get(command, "red")
-        cells["command"] = (command, style)
-        cells["accession"] = (printable(" ".join(getattr(message, "accession", ()))), None)
-        cells["exam"] = (printable(getattr(message, "exam_code", None) or ""), None)
-        cells["domain"] = (printable(getattr(message, "domain", None) or ""), "dim")
+        command = record.command or "?"  # cells are made printable when first made
+        cells["command"] = (command, COMMAND_STYLES.get(command, "red"))
+        cells["accession"] = (" ".join(getattr(message, "accession", ())), None)
+        cells["exam"] = (getattr(message, "exam_code", None) or "", None)
+        cells["domain"] = (getattr(message, "domain", None) or "", "dim")
         cells["nhs"] = self._identifier(getattr(message, "nhs", None), check_nhs)
         cells["chi"] = self._identifier(getattr(message, "chi", None), check_chi)
         if record.delivered is not None and record.delivered != 1:

@@ -10,6 +10,25 @@ from dataclasses import dataclass
 from cris_cli.cli import main
 from cris_cli.environment import Environment
 
+# Every line of a record file has these keys (README, "Records and replay").
+RECORD_KEYS = {
+    "seq",
+    "time",
+    "kind",
+    "direction",
+    "peer",
+    "client",
+    "origin",
+    "raw",
+    "command",
+    "fields",
+    "valid",
+    "deviations",
+    "notes",
+    "delivered",
+    "text",
+}
+
 
 @dataclass
 class Result:

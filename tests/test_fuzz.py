@@ -46,6 +46,7 @@ from cris_cli.remote import ControlClient
 from cris_cli.render import RowFormatter, cell_width, plain_line
 from cris_cli.runtime import RuntimeInfo
 from endpoints import options
+from helpers import RECORD_KEYS
 
 CRIS = Direction.CRIS_TO_PACS
 
@@ -53,23 +54,6 @@ CRIS = Direction.CRIS_TO_PACS
 DOCUMENTED: dict[str, str] = dict(
     re.findall(r"^(\S+)\s+(error|warning)\s", codec.__doc__ or "", re.M)
 )
-SCHEMA = {
-    "seq",
-    "time",
-    "kind",
-    "direction",
-    "peer",
-    "client",
-    "origin",
-    "raw",
-    "command",
-    "fields",
-    "valid",
-    "deviations",
-    "notes",
-    "delivered",
-    "text",
-}
 FUZZ = settings(
     max_examples=300,
     deadline=None,
@@ -262,10 +246,6 @@ any_input = st.one_of(
 # --- the checks ------------------------------------------------------------------------
 
 
-def strict_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
-
-
 def check_decoded(text: str, direction: Direction) -> Parsed | Malformed:
     """parse never raises; what it returns keeps the text and documents each deviation."""
     decoded = parse(text, direction)
@@ -285,7 +265,7 @@ def check_decoded(text: str, direction: Direction) -> Parsed | Malformed:
         return decoded  # refused before decoding, whatever json.loads would make of it
     try:
         # The wire is strict JSON: NaN and Infinity are not objects' values.
-        is_object = isinstance(json.loads(text, parse_constant=strict_constant), dict)
+        is_object = isinstance(json.loads(text, parse_constant=strict), dict)
     except RecursionError:
         return decoded  # the limit falls a frame or two differently here
     except ValueError:
@@ -312,7 +292,7 @@ def check_record(record: Record, text: str) -> None:
     line = record.to_line()
     assert line.endswith("\n") and "\n" not in line[:-1] and "\r" not in line
     data = json.loads(line)
-    assert set(data) == SCHEMA
+    assert set(data) == RECORD_KEYS
     assert data["raw"] == mask_secrets(text)
     assert data["kind"] == "message" and data["seq"] == 7
     for width in (40, 100, 200):

@@ -9,33 +9,21 @@ import os
 import signal
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+from test_codec import all_messages, json_values
 from test_send import cris_client
 from websockets.asyncio.client import connect
 
+from cris_cli.codec import serialize
 from cris_cli.errors import ExitCode
 from cris_cli.messages import Direction
 from cris_cli.recorder import Recorder
 from cris_cli.records import Record
+from helpers import RECORD_KEYS
 from processes import Running, free_port, run_async
 
 SECRET = "rec0rd-secret"
-SCHEMA = {
-    "seq",
-    "time",
-    "kind",
-    "direction",
-    "peer",
-    "client",
-    "origin",
-    "raw",
-    "command",
-    "fields",
-    "valid",
-    "deviations",
-    "notes",
-    "delivered",
-    "text",
-}
 
 
 def read_records(path: Path) -> list[dict[str, object]]:
@@ -56,7 +44,7 @@ def test_a_recorder_appends_private_whole_lines(tmp_path: Path) -> None:
         recorder(Record("notice", time=2.0, text="hello"))
     assert path.stat().st_mode & 0o777 == 0o600
     first, second = read_records(path)
-    assert set(first) == SCHEMA
+    assert set(first) == RECORD_KEYS
     assert first["raw"] == '{"command":"LOGIN","username":"u","password":"********"}'
     assert second["text"] == "hello"
     assert SECRET not in path.read_text()
@@ -221,11 +209,6 @@ async def test_replay_needs_messages_of_that_side(tmp_path: Path) -> None:
 
 
 # The fast NDJSON line must say exactly what the general one says.
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from test_codec import all_messages, json_values  # noqa: E402
-
-from cris_cli.codec import serialize  # noqa: E402
 
 
 @given(

@@ -11,25 +11,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from cris_cli import paths, tls, trust
+from helpers import RECORD_KEYS
 from processes import Running
-
-SCHEMA = {
-    "seq",
-    "time",
-    "kind",
-    "direction",
-    "peer",
-    "client",
-    "origin",
-    "raw",
-    "command",
-    "fields",
-    "valid",
-    "deviations",
-    "notes",
-    "delivered",
-    "text",
-}
 
 
 def trust_generated() -> object:
@@ -71,7 +54,7 @@ def test_serve_json_shows_every_message_and_stops_cleanly_on_sigint() -> None:
         assert asyncio.run(hold_then_see_close()) == 1001
         assert serve.wait() == 0
     records = [json.loads(line) for line in serve.stdout.splitlines()]
-    assert all(set(r) == SCHEMA for r in records)
+    assert all(set(r) == RECORD_KEYS for r in records)
     kinds = [r["kind"] for r in records]
     assert kinds[:5] == ["connect", "message", "message", "message", "disconnect"]
     connect_record, event, malformed, release = records[:4]
