@@ -39,12 +39,14 @@ formatted-identifier   warning   an NHS or CHI number written with spaces or das
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .messages import (
     MASK,
@@ -59,6 +61,9 @@ from .messages import (
     missing_fields,
     verb_of,
 )
+
+if TYPE_CHECKING:
+    from .identifiers import IdentifierCheck
 
 
 class Severity(enum.Enum):
@@ -444,10 +449,15 @@ def _read_flag(value: JSONValue, deviations: list[Deviation]) -> bool | None:
     return None
 
 
-def _check_identifiers(values: dict[str, Any], deviations: list[Deviation]) -> None:
+@functools.cache
+def _identifier_checks() -> tuple[tuple[str, Callable[[str], IdentifierCheck]], ...]:
     from .identifiers import check_chi, check_nhs  # only messages with identifiers need it
 
-    for attr, check in (("nhs", check_nhs), ("chi", check_chi)):
+    return (("nhs", check_nhs), ("chi", check_chi))
+
+
+def _check_identifiers(values: dict[str, Any], deviations: list[Deviation]) -> None:
+    for attr, check in _identifier_checks():
         text = values.get(attr)
         if text is None:
             continue
@@ -481,8 +491,11 @@ def serialize(message: Message) -> str:
 
 
 _SECRET_PATTERN = re.compile(r'("(?i:password)"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\s]+)')
-# A password key in any case, or any escape (which could spell one): worth a closer look.
-_MAYBE_SECRET = re.compile(r"(?i)password|\\u")
+
+
+def _maybe_secret(text: str) -> bool:
+    """A password key in any case, or any escape (which could spell one)."""
+    return "\\u" in text or "password" in text.lower()  # no regex: this runs for every message
 
 
 def masked(value: JSONValue) -> JSONValue:
@@ -502,7 +515,7 @@ def mask_secrets(text: str) -> str:
     replaced. A password the text hides (an escaped key, a value that is a list
     or an object) is masked by writing the JSON anew.
     """
-    if _MAYBE_SECRET.search(text) is None:
+    if not _maybe_secret(text):
         return text
     simple = _SECRET_PATTERN.sub(lambda m: f'{m.group(1)}"{MASK}"', text)
     if too_deep(text):

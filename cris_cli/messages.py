@@ -78,6 +78,18 @@ def _check_text(name: str, value: object) -> None:
         raise TypeError(f"{name} must be a string or None, not {type(value).__name__}")
 
 
+_KINDS: dict[type, tuple[tuple[str, type], ...]] = {}
+
+
+def _field_kinds(cls: type[Message]) -> tuple[tuple[str, type], ...]:
+    """Each field ``cls`` uses, by attribute name, with the type its values have."""
+    kinds = _KINDS.get(cls)
+    if kinds is None:
+        special = {"accession": tuple, "remoteImage": bool}
+        kinds = _KINDS[cls] = tuple((WIRE_FIELDS[w], special.get(w, str)) for w in cls.fields)
+    return kinds
+
+
 def _check_accession(value: object) -> None:
     if not isinstance(value, tuple) or not all(isinstance(a, str) for a in value):
         raise TypeError("accession must be a tuple of strings")
@@ -106,19 +118,19 @@ class Message:
     # module's import time, and import time is most of a one-shot command's.
     def __post_init__(self) -> None:
         # One check for every class: each field the command uses holds its type.
-        for wire in self.fields:
-            value = getattr(self, WIRE_FIELDS[wire])
-            if value is None:
-                continue
-            if wire == "accession":
+        for attr, kind in _field_kinds(self.__class__):
+            value = getattr(self, attr)
+            if value is None or (kind is str and value.__class__ is str):
+                continue  # the usual cases, first
+            if kind is tuple:
                 _check_accession(value)
-            elif wire == "remoteImage":
+            elif kind is bool:
                 if type(value) is not bool:
                     raise TypeError(
                         f"remote_image must be a bool or None, not {type(value).__name__}"
                     )
             else:
-                _check_text(WIRE_FIELDS[wire], value)
+                _check_text(attr, value)
 
     def _compared(self) -> tuple[object, ...]:
         return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.compare)
