@@ -52,7 +52,10 @@ class ControlServer:
         if request.headers.get_all("Origin"):
             return 403, "control requests from a browser are refused"
         offered = request.headers.get_all("Authorization")
-        if len(offered) != 1 or not hmac.compare_digest(offered[0], self._expected):
+        # Bytes, not text: compare_digest refuses non-ASCII text, and anyone may send it.
+        if len(offered) != 1 or not hmac.compare_digest(
+            offered[0].encode("utf-8", "surrogateescape"), self._expected.encode()
+        ):
             return 401, "missing or wrong control token"
         return None
 
@@ -67,11 +70,17 @@ class ControlServer:
                     await _reply(connection, {"op": "error", "error": "not a control request"})
                     continue
                 if op == "subscribe" and subscriber is None:
+                    wanted = request.get("history") or 0
+                    if type(wanted) is not int or wanted < 0:
+                        await _reply(
+                            connection, {"op": "error", "error": "history must be a count"}
+                        )
+                        continue
                     subscriber = _Subscriber(connection)
-                    history = list(self.endpoint.history)[-int(request.get("history") or 0) :]
+                    history = list(self.endpoint.history)[-wanted:] if wanted else []
                     self.endpoint.add_listener(subscriber)
                     await _reply(connection, {"op": "subscribed"})
-                    for record in history if request.get("history") else ():
+                    for record in history:
                         subscriber(record)
                 else:
                     await _reply(connection, self._answer(op, request))

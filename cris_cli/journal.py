@@ -13,46 +13,32 @@ from .records import Record
 Listener = Callable[[Record], None]
 
 
-class Journal:
-    """Numbers, distributes and holds records."""
+class Listeners:
+    """Whoever wants each record, in order. One that fails does not stop the others,
+    nor whoever published (a connection must not die because a printer did): each
+    kind of failure is reported once, on stderr."""
 
-    def __init__(self, history: int = 100_000) -> None:
-        self.history: deque[Record] = deque(maxlen=max(history, 1))
-        self.last_activity: float | None = None
+    def __init__(self) -> None:
         self._listeners: list[Listener] = []
-        self._seq = itertools.count(1)
         self.failures = 0
         self._reported: set[tuple[str, type[Exception]]] = set()
 
-    def add_listener(self, listener: Listener) -> None:
+    def __bool__(self) -> bool:
+        return bool(self._listeners)
+
+    def add(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Listener) -> None:
+    def remove(self, listener: Listener) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def number(self, record: Record) -> Record:
-        """Give ``record`` its number now (to refer to it before publishing it)."""
-        if not record.seq:
-            record.seq = next(self._seq)
-        return record
-
-    def publish(self, record: Record) -> Record:
-        """Number ``record``, hand it to every listener, then hold it (compacted).
-
-        A listener that fails does not stop the others, nor whoever published
-        (a connection must not die because a printer did): it is reported once.
-        """
-        self.number(record)
-        self.last_activity = record.time
+    def dispatch(self, record: Record) -> None:
         for listener in list(self._listeners):
             try:
                 listener(record)
             except Exception as error:  # reported, not hidden
                 self._report(listener, error)
-        record.compact()
-        self.history.append(record)
-        return record
 
     def _report(self, listener: Listener, error: Exception) -> None:
         kind = (getattr(listener, "__qualname__", type(listener).__name__), type(error))
@@ -63,3 +49,34 @@ class Journal:
                 f"cris-cli: internal error in {kind[0]}: {error!r} (please report it)",
                 file=sys.stderr,
             )
+
+
+class Journal:
+    """Numbers, distributes and holds records."""
+
+    def __init__(self, history: int = 100_000) -> None:
+        self.history: deque[Record] = deque(maxlen=max(history, 1))
+        self.last_activity: float | None = None
+        self.listeners = Listeners()
+        self._seq = itertools.count(1)
+
+    def add_listener(self, listener: Listener) -> None:
+        self.listeners.add(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self.listeners.remove(listener)
+
+    def number(self, record: Record) -> Record:
+        """Give ``record`` its number now (to refer to it before publishing it)."""
+        if not record.seq:
+            record.seq = next(self._seq)
+        return record
+
+    def publish(self, record: Record) -> Record:
+        """Number ``record``, hand it to every listener, then hold it (compacted)."""
+        self.number(record)
+        self.last_activity = record.time
+        self.listeners.dispatch(record)
+        record.compact()
+        self.history.append(record)
+        return record

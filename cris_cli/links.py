@@ -12,12 +12,12 @@ import asyncio
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import runtime
 from .errors import ConnectionFailed
+from .journal import Listener, Listeners
 from .records import Record
 
 if TYPE_CHECKING:
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from .environment import Environment
     from .hosting import Certificate
     from .remote import ControlClient
-
-Listener = Callable[[Record], None]
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,8 @@ class Link(ABC):
     hosted: bool
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self.listeners = Listeners()
+        self._listening = False
 
     @abstractmethod
     async def send(self, text: str) -> Sent: ...
@@ -70,19 +69,23 @@ class Link(ABC):
     def port(self) -> int: ...
 
     async def subscribe(self, listener: Listener, *, history: int = 0) -> None:
-        """Hand every record from now on (and the last ``history`` held) to ``listener``."""
-        first = not self._listeners
-        self._listeners.append(listener)
-        if first:
-            await self._start_listening(history)
+        """Hand every record from now on to ``listener``; the first subscriber also
+        gets the last ``history`` records held."""
+        self.listeners.add(listener)
+        if not self._listening:  # records flow from the first subscription on, for good
+            self._listening = True
+            try:
+                await self._start_listening(history)
+            except BaseException:
+                self._listening = False
+                self.listeners.remove(listener)
+                raise
 
     def unsubscribe(self, listener: Listener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self.listeners.remove(listener)
 
     def _dispatch(self, record: Record) -> None:
-        for listener in list(self._listeners):
-            listener(record)
+        self.listeners.dispatch(record)
 
     async def clients(self) -> list[dict[str, Any]]:
         clients: list[dict[str, Any]] = (await self.status())["clients"]

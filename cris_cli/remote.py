@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -44,23 +45,40 @@ class ControlClient:
     async def _read(self) -> None:
         try:
             async for frame in self.connection:
-                message = json.loads(frame)
-                op = message.get("op")
-                if op == "record":
-                    if self.on_record is not None:
-                        self.on_record(Record.from_json(message["record"]))
-                elif op == "dropped":
-                    if self.on_dropped is not None:
-                        self.on_dropped(int(message["count"]))
-                elif self._pending:
-                    self._pending.popleft().set_result(message)
+                try:
+                    message = json.loads(frame)
+                    op = message.get("op")
+                    if op == "record":
+                        if self.on_record is not None:
+                            self.on_record(Record.from_json(message["record"]))
+                    elif op == "dropped":
+                        if self.on_dropped is not None:
+                            self.on_dropped(int(message["count"]))
+                    else:
+                        self._answer(message)
+                except (ValueError, KeyError, TypeError, AttributeError) as error:
+                    # One frame this side cannot read must not end the session.
+                    print(
+                        f"cris-cli: unreadable control message ({error!r}); ignored",
+                        file=sys.stderr,
+                    )
         except ConnectionClosed:
             pass
         finally:
+            gone = ConnectionFailed(f"the endpoint on port {self.info.port} went away")
             while self._pending:
-                self._pending.popleft().set_exception(
-                    ConnectionFailed(f"the endpoint on port {self.info.port} went away")
-                )
+                future = self._pending.popleft()
+                if not future.done():
+                    future.set_exception(gone)
+            await self.connection.close()
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        """The answer to the oldest request (answers come in order; one given up on is
+        still answered, and its answer dropped)."""
+        if self._pending:
+            future = self._pending.popleft()
+            if not future.done():
+                future.set_result(message)
 
     async def request(self, payload: dict[str, Any]) -> dict[str, Any]:
         if self._reader.done():

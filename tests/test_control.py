@@ -108,13 +108,14 @@ async def test_subscribe_with_history_replays_held_records() -> None:
 async def test_control_refuses_a_missing_or_wrong_token() -> None:
     link = await hosted()
     path = f"wss://127.0.0.1:{link.port}{runtime.CONTROL_PATH}"
-    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"}):
+    wrong = ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"})
+    for headers in (*wrong, {"Authorization": "Bearer jérôme"}):  # non-ASCII: still a 401
         with pytest.raises(InvalidStatus) as refused:
             async with connect(path, ssl=trust(link), additional_headers=headers):  # type: ignore[arg-type]
                 pass
         assert refused.value.response.status_code == 401
     refusals = [r for r in link.endpoint.history if r.kind == "refused"]
-    assert len(refusals) == 3
+    assert len(refusals) == 4
     assert "missing or wrong control token" in (refusals[0].text or "")
     await link.close()
 
@@ -210,3 +211,94 @@ async def test_attached_link_reports_the_endpoint_going_away() -> None:
     await asyncio.wait_for(remote.wait_closed(), 5)
     with pytest.raises(ConnectionFailed, match="went away"):
         await remote.send('{"command":"CLEAR"}')
+
+
+async def test_a_request_given_up_on_leaves_the_session_working() -> None:
+    link = await hosted(tls=False)
+    remote = await attach(link.port)
+    assert remote is not None
+    try:
+        asking = asyncio.ensure_future(remote.status())
+        await asyncio.sleep(0)  # sent, not yet answered
+        asking.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asking
+        # Its answer still comes, goes to nobody, and the next request gets its own.
+        assert (await remote.status())["pid"] == os.getpid()
+        assert (await remote.send('{"command":"CLEAR"}')).delivered == 0
+    finally:
+        await remote.close()  # closes cleanly: nothing left half-answered
+        await link.close()
+
+
+async def test_a_failing_listener_does_not_end_an_attached_session(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    link = await hosted(tls=False)
+    remote = await attach(link.port)
+    assert remote is not None
+    seen: list[str] = []
+
+    def failing(record: Record) -> None:
+        raise RuntimeError("a listener's own bug")
+
+    try:
+        await remote.subscribe(failing)
+        await remote.subscribe(lambda record: seen.append(record.text or ""))
+        link.endpoint.notice("first")
+        link.endpoint.notice("second")
+        for _ in range(250):
+            if seen == ["first", "second"]:
+                break
+            await asyncio.sleep(0.02)
+        assert seen == ["first", "second"]
+        assert not remote.client.closed
+        assert (await remote.status())["pid"] == os.getpid()
+    finally:
+        await remote.close()
+        await link.close()
+    reports = capsys.readouterr().err.splitlines()
+    assert reports == [
+        "cris-cli: internal error in test_a_failing_listener_does_not_end_an_attached_session"
+        '.<locals>.failing: RuntimeError("a listener\'s own bug") (please report it)'
+    ]
+
+
+@pytest.mark.parametrize("attached", [False, True])
+async def test_subscribing_again_after_the_last_listener_left(attached: bool) -> None:
+    local = await hosted(tls=False)
+    link = await attach(local.port) if attached else local
+    assert link is not None
+    try:
+        first: list[Record] = []
+        await link.subscribe(first.append)
+        link.unsubscribe(first.append)
+        again: list[Record] = []
+        await link.subscribe(again.append)  # neither refused nor subscribed twice
+        local.endpoint.notice("once")
+        for _ in range(250):
+            if again:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        assert [r.text for r in again] == ["once"]
+        assert first == []
+    finally:
+        if link is not local:
+            await link.close()
+        await local.close()
+
+
+async def test_subscribe_refuses_a_history_that_is_not_a_count() -> None:
+    link = await hosted(tls=False)
+    assert link.info is not None
+    client = await ControlClient.connect(link.info)
+    try:
+        for history in ("x", -5, 1.5):
+            with pytest.raises(ConnectionFailed, match="history must be a count"):
+                await client.request({"op": "subscribe", "history": history})
+        await client.subscribe(0)  # the session goes on
+        assert (await client.status())["pid"] == os.getpid()
+    finally:
+        await client.close()
+        await link.close()
