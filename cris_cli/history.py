@@ -1,8 +1,9 @@
 """Shell history on disk, minus anything holding a secret.
 
 ``login USER`` asks for the password separately, so it never reaches a
-command line; a ``raw`` line with a password field would, and is kept out of
-the history file and of up-arrow recall alike.
+command line; a ``raw`` line with a password field would, and so would a
+password typed after the user name by habit: both are kept out of the
+history file and of up-arrow recall alike.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from .codec import mask_secrets
 
 
 def holds_secret(line: str) -> bool:
+    """A ``raw`` line with a password field, or ``login`` with a password typed after
+    the user name (refused as a command, and not to be recalled either)."""
+    words = line.split()
+    if len(words) > 2 and words[0].lower() == "login":
+        return True
     return mask_secrets(line) != line
 
 

@@ -6,6 +6,7 @@ when nothing else listens, ``demo``) starts it the same way, here.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import ssl
 from dataclasses import dataclass
@@ -35,6 +36,26 @@ def check_address(settings: Settings) -> None:
             f"listening on {settings.host} lets other machines connect to the PACS endpoint",
             hint="add --allow-remote if that is what you want, or use --host 127.0.0.1",
         )
+
+
+def ask_pfx_password(settings: Settings, env: Environment) -> Environment:
+    """``env`` with the PFX password in it, asked now if this process will need it.
+
+    For front ends that start the endpoint behind a full-screen prompt: the
+    prompt owns the terminal by then, and a password cannot be asked there.
+    """
+    from . import runtime
+
+    if (
+        not settings.pfx
+        or not settings.tls
+        or PFX_PASSWORD_ENV in env.environ
+        or not env.stdin_isatty
+        or runtime.find(settings.port) is not None  # attaching: the other process has it
+    ):
+        return env
+    password = getpass.getpass(f"password for {Path(settings.pfx).expanduser()} (empty for none): ")
+    return dataclasses.replace(env, environ={**env.environ, PFX_PASSWORD_ENV: password})
 
 
 def certificate(settings: Settings, env: Environment) -> tuple[ssl.SSLContext, Certificate]:

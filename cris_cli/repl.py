@@ -123,9 +123,7 @@ class PacsShell(Shell):
             password = await self._ask_password(invocation.args[0])
         message = pacs_message(invocation, password)
         if isinstance(message, Parsed):
-            for deviation in message.deviations:
-                style = "error" if deviation.is_error else "warning"
-                self.say(f"raw message: {deviation.severity.value}: {deviation.text}", style)
+            self.say_findings(message.deviations)
             text = message.raw
         else:
             text = serialize(message)
@@ -179,6 +177,10 @@ class PacsShell(Shell):
 
 def run(args: argparse.Namespace, env: Environment) -> int:
     settings = config.from_args(args, env.environ)
+    if settings.pfx:
+        from .hosting import ask_pfx_password
+
+        env = ask_pfx_password(settings, env)
     recorder = Recorder(Path(args.record)) if getattr(args, "record", None) else None
     try:
         return asyncio.run(_start(settings, env, recorder))

@@ -20,13 +20,14 @@ from typing import IO, Any
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.formatted_text import ANSI, FormattedText
-from prompt_toolkit.history import History, InMemoryHistory
+from prompt_toolkit.history import DummyHistory, History
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 from prompt_toolkit.validation import ValidationError, Validator
 
 from . import config
+from .codec import Deviation
 from .completion import CommandCompleter
 from .environment import Environment
 from .errors import CrisCliError, ExitCode, UsageError
@@ -113,7 +114,8 @@ class Shell(ABC):
         self._asker: PromptSession[str] | None = None
         self._resume = ""
         self.ended: str | None = None  # why the session ended on its own, if it did
-        self.ready = asyncio.Event()  # set once started: commands wait for it
+        self.ready = asyncio.Event()  # set once started (or failed to): commands wait for it
+        self._failure: Exception | None = None  # why starting failed
 
     # --- what a role provides -------------------------------------------------------
 
@@ -158,10 +160,11 @@ class Shell(ABC):
 
     @property
     def asker(self) -> PromptSession[str]:
-        """The prompt for questions (passwords, origins): made when first needed."""
+        """The prompt for questions (passwords, origins): made when first needed.
+        It keeps no history: a password must not come back with the up arrow."""
         if self._asker is None:
             self._asker = PromptSession(
-                history=InMemoryHistory(),
+                history=DummyHistory(),
                 bottom_toolbar=self._toolbar,
                 style=STYLE,
                 input=self._io[0],
@@ -193,6 +196,12 @@ class Shell(ABC):
     def say(self, text: str, style: str = "dim") -> None:
         codes = {"dim": "\x1b[2m", "error": "\x1b[31m", "warning": "\x1b[33m", "ok": "\x1b[32m"}
         self.print(f"{codes[style]}{text}\x1b[0m" if self.color else text)
+
+    def say_findings(self, deviations: Sequence[Deviation]) -> None:
+        """How a raw line departs from the protocol (it is sent as typed all the same)."""
+        for deviation in deviations:
+            style = "error" if deviation.is_error else "warning"
+            self.say(f"raw message: {deviation.severity.value}: {deviation.text}", style)
 
     def on_record(self, record: Record) -> None:
         self.session.observe(record)
@@ -253,6 +262,9 @@ class Shell(ABC):
             app = self.prompt.app
             if app.is_running and not app.is_done:
                 app.exit(exception=error)
+            elif isinstance(error, Exception):  # a command is waiting: it raises it
+                self._failure = error
+                self.ready.set()
             raise
         for line in self.banner:
             self.say(line)
@@ -288,6 +300,8 @@ class Shell(ABC):
                 if await self.execute(line):
                     return
             except CrisCliError as error:
+                if error is self._failure:
+                    raise
                 self.say(str(error), "error")
                 if error.hint:
                     self.say(f"  hint: {error.hint}")
@@ -315,6 +329,8 @@ class Shell(ABC):
         if name == "quit":
             return True
         await self.ready.wait()
+        if self._failure is not None:
+            raise self._failure
         if name in LOOKING:
             await getattr(self, f"_{name}")(invocation)
         else:

@@ -107,9 +107,7 @@ class CrisShell(Shell):
         decoded = parse(text, Direction.CRIS_TO_PACS)
         if isinstance(decoded, Malformed):
             raise UsageError(f"raw needs a JSON object: {decoded.reason}; nothing sent")
-        for deviation in decoded.deviations:
-            style = "error" if deviation.is_error else "warning"
-            self.say(f"raw message: {deviation.severity.value}: {deviation.text}", style)
+        self.say_findings(decoded.deviations)
         if not await self.simulator.send_raw(text):
             self.say("not connected to the PACS; nothing sent", "warning")
 
@@ -137,7 +135,12 @@ def worklist_table(worklist: Worklist, count: int, redact: bool) -> Any:
 def dial_from(args: argparse.Namespace, settings: config.Settings, env: Environment) -> Dial:
     url = args.url or settings.url
     parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+    try:
+        parts.port  # noqa: B018 - reading it checks it (a ValueError when not 0-65535)
+        valid = parts.scheme in ("ws", "wss") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
         raise UsageError(f"--url must be ws://HOST:PORT/ or wss://HOST:PORT/, not {url!r}")
     pin = args.pin_sha256
     if pin is not None:
@@ -197,16 +200,21 @@ def run(args: argparse.Namespace, env: Environment) -> int:
     if args.auto is not None and args.auto <= 0:
         raise UsageError("--auto needs a positive rate (actions per second)")
     simulator, worklist = build(args, settings, env)
+    recorder = None
     if args.record and (args.auto is not None or env.interactive):
-        recorder = Recorder(Path(args.record))
+        recorder = Recorder(Path(args.record))  # a script run records for itself
         simulator.journal.add_listener(recorder)
-    if args.auto is not None:
-        return asyncio.run(_auto(simulator, worklist, args, settings, env))
-    if env.interactive:
-        return asyncio.run(_interactive(simulator, worklist, settings, env))
-    from .script import run_simulator_script
+    try:
+        if args.auto is not None:
+            return asyncio.run(_auto(simulator, worklist, args, settings, env))
+        if env.interactive:
+            return asyncio.run(_interactive(simulator, worklist, settings, env))
+        from .script import run_simulator_script
 
-    return run_simulator_script(simulator, worklist, args, settings, env)
+        return run_simulator_script(simulator, worklist, args, settings, env)
+    finally:
+        if recorder is not None:
+            recorder.close()
 
 
 async def _interactive(

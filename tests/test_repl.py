@@ -230,6 +230,11 @@ async def test_history_keeps_commands_but_never_passwords(tmp_path: Path) -> Non
         await received(client)
         running.type(f'raw {{"command":"LOGIN","username":"u","password":"{SECRET}"}}\r')
         await received(client)
+        running.type(f"login rad1 {SECRET}\r")  # the password typed after the user, by habit
+        await running.shows("login takes at most 1 argument")
+        await nothing_received(client)
+        # The questions prompt keeps no history: the up arrow cannot bring a password back.
+        assert list(running.shell.asker.history.get_strings()) == []
         await client.close()
     stored = file.read_text()
     assert "display HSS0005" in stored
@@ -362,6 +367,40 @@ async def test_a_failure_to_start_leaves_the_shell_with_that_error() -> None:
             await asyncio.wait_for(shell.run(), 5)
 
 
+async def test_a_command_typed_while_starting_fails_with_the_start() -> None:
+    """A line typed before the endpoint is ready waits for it; when starting fails,
+    the shell ends with that error instead of waiting for ever."""
+    from cris_cli.errors import ConnectionFailed
+
+    async def opener() -> tuple[object, list[str]]:
+        await asyncio.sleep(0.3)
+        raise ConnectionFailed("cannot reach the cris-cli endpoint (timed out)")
+
+    settings = config.load(environ={}).replace(port=0, tls=False)
+    env = Environment(
+        stdin=io.StringIO(),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        environ={},
+        stdin_isatty=True,
+        stdout_isatty=False,
+    )
+    with create_pipe_input() as keys:
+        shell = PacsShell(
+            None,
+            settings,
+            env,
+            opener=opener,
+            input=keys,  # type: ignore[arg-type]
+            output=DummyOutput(),
+            history=InMemoryHistory(),
+            width=120,
+        )
+        keys.send_text("status\r")  # typed at once: it waits for the start
+        with pytest.raises(ConnectionFailed, match="timed out"):
+            await asyncio.wait_for(shell.run(), 5)
+
+
 def test_port_in_use_ends_the_console_with_its_exit_code() -> None:
     import socket
 
@@ -382,3 +421,38 @@ def test_port_in_use_ends_the_console_with_its_exit_code() -> None:
         child.close()
     assert child.exitstatus == 8
     assert f"port {port} is already in use by" in (child.before or "")
+
+
+def test_a_pfx_password_is_asked_before_the_prompt_takes_the_terminal(tmp_path: Path) -> None:
+    import os
+
+    import pexpect
+
+    from helpers import run_cli
+
+    pfx = tmp_path / "endpoint.pfx"
+    password = "pfx-s3cret-77"
+    exported = run_cli(
+        ["cert", "export", "--pfx", str(pfx)], environ={"CRIS_CLI_PFX_PASSWORD": password}
+    )
+    assert exported.code == 0, exported.err
+    environ = {k: v for k, v in os.environ.items() if k != "CRIS_CLI_PFX_PASSWORD"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "cris_cli", "--pfx", str(pfx), "--port", "0"],
+        env=environ,
+        encoding="utf-8",
+        dimensions=(30, 120),
+        timeout=15,
+    )
+    try:
+        child.expect(f"password for {pfx}")
+        child.send(password + "\r")  # Enter, as a terminal sends it
+        child.expect("type help for the commands")
+        shown = child.before or ""
+        child.send("quit\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert "PFX file" in shown and password not in shown
