@@ -351,8 +351,9 @@ def _read_text(key: str, value: JSONValue, deviations: list[Deviation]) -> str |
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         text = _number_text(value)
+        shown = MASK if key in SECRET_FIELDS else repr(text)
         deviations.append(
-            Deviation("wrong-type", f"{key} is a number, not a string; read as {text!r}", key)
+            Deviation("wrong-type", f"{key} is a number, not a string; read as {shown}", key)
         )
         return text
     deviations.append(

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from .codec import Malformed, Parsed, parse
 from .errors import UsageError
-from .messages import Clear, Direction, Display, Fetched, Login, Logout, Message
+from .messages import (
+    Clear,
+    Direction,
+    Display,
+    Fetched,
+    Login,
+    Logout,
+    Message,
+    missing_fields,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +285,17 @@ def parse_line(line: str, verbs: Mapping[str, Verb]) -> Invocation | None:
 def pacs_message(invocation: Invocation, password: str | None = None) -> Message | Parsed:
     """The message a PACS command line sends: a typed message, or for ``raw`` the
     parsed object (sent as typed). ``login`` needs the password, asked separately."""
+    message = _pacs_message(invocation, password)
+    missing = [] if isinstance(message, Parsed) else missing_fields(message)
+    if missing:  # an empty argument ("") stands for nothing
+        raise UsageError(f"{invocation.verb.name} needs {', '.join(missing)}; nothing sent")
+    return message
+
+
+def _pacs_message(invocation: Invocation, password: str | None) -> Message | Parsed:
     name, args = invocation.verb.name, invocation.args
+    if name in ("display", "fetched", "login") and not all(arg.strip() for arg in args):
+        raise UsageError(f"{name}: an empty argument stands for nothing; nothing sent")
     if name == "display":
         return Display(accession=args)
     if name == "fetched":

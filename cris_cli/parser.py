@@ -8,6 +8,7 @@ scripts can be generated from it.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from typing import NoReturn, TypeAlias
 
@@ -209,6 +210,26 @@ def _positive(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def _add_serve(commands: Commands) -> None:
     serve = _subparser(
         commands,
@@ -298,7 +319,7 @@ def _add_watch(commands: Commands) -> None:
         "--accession", action="append", metavar="ACC", help="only messages naming ACC (repeatable)"
     )
     watch.add_argument(
-        "--history", type=int, default=0, metavar="N", help="first show the last N held records"
+        "--history", type=_count, default=0, metavar="N", help="first show the last N held records"
     )
     watch.add_argument("--json", action="store_true", help="print NDJSON records")
     watch.add_argument(
@@ -357,7 +378,7 @@ def _add_replay(commands: Commands) -> None:
     )
     replay.add_argument(
         "--speed",
-        type=float,
+        type=_speed,
         default=1.0,
         metavar="X",
         help="play X times faster (0: no pauses; default 1)",

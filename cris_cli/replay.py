@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import config
 from .environment import Environment
-from .errors import NoClient, UsageError
+from .errors import CrisCliError, NoClient, UsageError
 from .messages import MASK, Direction
 from .records import Record, parse_time
 from .sinks import printer
@@ -139,11 +139,19 @@ async def _as_cris(
     simulator = Simulator(dial_from(args, settings, env), Machine(Options(), synthetic_worklist()))
     simulator.journal.add_listener(writer)
     running = asyncio.ensure_future(simulator.run())
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(simulator.connected.wait(), args.wait)
+    connecting = asyncio.ensure_future(simulator.connected.wait())
+    # Connected, or given up for good (a fatal error ends the run), or out of time.
+    await asyncio.wait(
+        (connecting, running), timeout=args.wait, return_when=asyncio.FIRST_COMPLETED
+    )
+    connecting.cancel()
     if not simulator.connected.is_set():
         await simulator.stop()
         running.cancel()
+        with contextlib.suppress(asyncio.CancelledError, CrisCliError):
+            await running
+        if simulator.error is not None:  # retrying could not help: say why
+            raise simulator.error
         raise NoClient(
             f"could not connect to the PACS at {simulator.dial.url} within {args.wait:g} s"
         )

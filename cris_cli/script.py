@@ -16,7 +16,6 @@ import json
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -24,6 +23,7 @@ from . import config
 from .codec import Malformed, Parsed, parse, serialize
 from .environment import Environment
 from .errors import CrisCliError, ExitCode, ScriptFailed, UsageError
+from .expectation import Expectation
 from .grammar import (
     CRIS_VERBS,
     PACS_VERBS,
@@ -48,25 +48,6 @@ if TYPE_CHECKING:
 QUIT = Verb("quit", (), "end the script here", ("quit",), aliases=("exit",))
 
 
-@dataclass(frozen=True)
-class Expectation:
-    """``expect COMMAND [ACCESSION ...] [within SECONDS]``."""
-
-    command: str
-    accessions: tuple[str, ...]
-    within: float
-
-    def matches(self, record: Record) -> bool:
-        if (record.command or "").upper() != self.command:
-            return False
-        message = record.message
-        named = set(accessions_of(message)) if message is not None else set()
-        return set(self.accessions) <= named
-
-    def __str__(self) -> str:
-        return " ".join((self.command, *self.accessions))
-
-
 class Role(ABC):
     """The side a script plays: what it sends, and what it waits for."""
 
@@ -87,6 +68,10 @@ class Role(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    def failure(self) -> CrisCliError | None:
+        """Why this side can never go on (a connection that retrying cannot mend)."""
+        return None
+
 
 class PacsRole(Role):
     incoming = Direction.CRIS_TO_PACS
@@ -98,8 +83,6 @@ class PacsRole(Role):
         self.clients = 0
 
     async def subscribe(self, listener: Callable[[Record], None]) -> None:
-        self.clients = len(await self.link.clients())
-
         def count(record: Record) -> None:
             if record.kind == "connect":
                 self.clients += 1
@@ -107,7 +90,9 @@ class PacsRole(Role):
                 self.clients = max(self.clients - 1, 0)
             listener(record)
 
+        # Subscribed first, then counted: a client connecting in between is not missed.
         await self.link.subscribe(count)
+        self.clients = len(await self.link.clients())
 
     def connected(self) -> bool:
         return self.clients > 0
@@ -149,6 +134,9 @@ class CrisRole(Role):
 
     def connected(self) -> bool:
         return self.simulator.connected.is_set()
+
+    def failure(self) -> CrisCliError | None:
+        return self.simulator.error
 
     async def perform(self, invocation: Invocation, env: Environment) -> None:
         if not self.connected():
@@ -244,7 +232,7 @@ class Script:
         ]
         if command not in known:
             raise UsageError(f"expect {words[0]}: the {self.role.peer} sends {', '.join(known)}")
-        return Expectation(command, tuple(words[1:]), within)
+        return Expectation(command, tuple(words[1:]), self.role.incoming, within)
 
     async def run(self, lines: AsyncIterator[tuple[int, str]]) -> int:
         await self.role.subscribe(self._see)
@@ -267,6 +255,7 @@ class Script:
         return 0
 
     async def step(self, invocation: Invocation) -> None:
+        self._check_role()
         name, args = invocation.verb.name, invocation.args
         if name == "wait":
             within = seconds(args[1], "wait") if len(args) > 1 else self.step_timeout
@@ -311,10 +300,16 @@ class Script:
                 exit_code=ExitCode.TIMEOUT,
             )
 
+    def _check_role(self) -> None:
+        failure = self.role.failure()
+        if failure is not None:
+            raise failure
+
     async def _until(self, ready: Callable[[], bool], within: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while not ready():
+            self._check_role()
             left = deadline - loop.time()
             if left <= 0:
                 return False

@@ -17,35 +17,15 @@ from .blocking import BlockingControl
 from .codec import Parsed, serialize
 from .environment import Environment
 from .errors import ConnectionFailed, ExpectationFailed, NoClient, UsageError
+from .expectation import Expectation
 from .grammar import PACS_VERBS, Invocation, pacs_message, parse_line, verbs_by_name
-from .messages import CRIS_EVENTS, Direction, accessions_of
+from .messages import CRIS_EVENTS, Direction
 from .records import Record
 
 EVENT_NAMES = tuple(event.command for event in CRIS_EVENTS)
 
 
-@dataclass(frozen=True)
-class Expectation:
-    """An event CRIS should send back: its command, and optionally an accession it names."""
-
-    command: str
-    accession: str | None = None
-
-    def matches(self, record: Record) -> bool:
-        if record.kind != "message" or record.direction is not Direction.CRIS_TO_PACS:
-            return False
-        if record.command is None or record.command.upper() != self.command:
-            return False
-        message = record.message
-        return self.accession is None or (
-            message is not None and self.accession in accessions_of(message)
-        )
-
-    def __str__(self) -> str:
-        return f"{self.command} {self.accession}" if self.accession else self.command
-
-
-def parse_expectation(words: list[str] | None) -> Expectation | None:
+def parse_expectation(words: list[str] | None, within: float) -> Expectation | None:
     if not words:
         return None
     if len(words) > 2:
@@ -56,7 +36,7 @@ def parse_expectation(words: list[str] | None) -> Expectation | None:
             f"--expect {words[0]}: CRIS sends {', '.join(EVENT_NAMES)}",
             hint="for example: cris-cli send display ACC1 --expect EVENT ACC1",
         )
-    return Expectation(command, words[1] if len(words) == 2 else None)
+    return Expectation(command, tuple(words[1:]), Direction.CRIS_TO_PACS, within)
 
 
 def command_line(words: list[str]) -> str:
@@ -107,9 +87,10 @@ def run(args: argparse.Namespace, env: Environment) -> int:
     job = Job(
         text=wire_text(invocation, args, env),
         verb=invocation.verb.name,
-        expectation=parse_expectation(args.expect),
+        expectation=parse_expectation(
+            args.expect, settings.timeout if args.timeout is None else args.timeout
+        ),
         wait=settings.wait if args.wait is None else args.wait,
-        expect_within=settings.timeout if args.timeout is None else args.timeout,
         json_output=args.json,
     )
     info = runtime.find(settings.port) if settings.port else None
@@ -135,7 +116,6 @@ class Job:
     verb: str
     expectation: Expectation | None
     wait: float
-    expect_within: float
     json_output: bool
 
     def no_client(self, port: int) -> NoClient:
@@ -153,8 +133,9 @@ class Job:
 
     def met(self, record: Record | None, env: Environment) -> int:
         if record is None:
+            assert self.expectation is not None
             raise ExpectationFailed(
-                f"no {self.expectation} from CRIS within {self.expect_within:g} s",
+                f"no {self.expectation} from CRIS within {self.expectation.within:g} s",
                 hint="CRIS displays a report only from a reporting screen; "
                 "a longer --timeout may help",
             )
@@ -178,7 +159,7 @@ def _through_endpoint(control: BlockingControl, job: Job, env: Environment) -> i
     job.sent(control.send(job.text), env)
     if job.expectation is None:
         return 0
-    return job.met(control.wait_for(job.expectation.matches, job.expect_within), env)
+    return job.met(control.wait_for(job.expectation.matches, job.expectation.within), env)
 
 
 async def _as_endpoint(settings: config.Settings, job: Job, env: Environment) -> int:
@@ -205,7 +186,7 @@ async def _as_endpoint(settings: config.Settings, job: Job, env: Environment) ->
         if expectation is None:
             return 0
         try:
-            record = await asyncio.wait_for(matched.get(), job.expect_within)
+            record = await asyncio.wait_for(matched.get(), expectation.within)
         except TimeoutError:
             return job.met(None, env)
         return job.met(record, env)

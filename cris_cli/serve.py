@@ -26,6 +26,20 @@ def run(args: argparse.Namespace, env: Environment) -> int:
 
 
 async def _serve(settings: config.Settings, args: argparse.Namespace, env: Environment) -> int:
+    recorder = Recorder(Path(args.record)) if args.record else None
+    try:
+        return await _serve_recording(settings, args, env, recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+async def _serve_recording(
+    settings: config.Settings,
+    args: argparse.Namespace,
+    env: Environment,
+    recorder: Recorder | None,
+) -> int:
     attached = await attach(settings.port)
     if attached is not None:
         env.say(
@@ -39,23 +53,21 @@ async def _serve(settings: config.Settings, args: argparse.Namespace, env: Envir
             lambda record: True,
             first=attached,
             redact=settings.redact,
+            recorder=recorder,
         )
     link = await host(settings, env)
-    recorder = Recorder(Path(args.record)) if args.record else None
-    if recorder is not None:
-        await link.subscribe(recorder)
     stop = asyncio.Event()
     sink, writer = printer(env, json_output=args.json, redact=settings.redact)
-    await link.subscribe(writer)
-    for line in banner(link.endpoint, link.certificate, settings):
-        env.say(line)
     try:
+        if recorder is not None:
+            await link.subscribe(recorder)
+        await link.subscribe(writer)
+        for line in banner(link.endpoint, link.certificate, settings):
+            env.say(line)
         with stop_on_signals(stop):
             await stop.wait()
     finally:
         await link.close()
         sink.flush()
-        if recorder is not None:
-            recorder.close()
     env.say("cris-cli: endpoint stopped")
     return 0

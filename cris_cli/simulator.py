@@ -81,6 +81,7 @@ class Simulator:
         self.connection: ClientConnection | None = None
         self.connected = asyncio.Event()
         self.connects = 0
+        self.connected_since: float | None = None
         self.started = clock()
         self._stopping = asyncio.Event()
         self.error: ConnectionFailed | None = None
@@ -130,14 +131,14 @@ class Simulator:
                 compression=None,
                 open_timeout=10,
             )
-        except InvalidURI as error:
-            raise Fatal(f"not a WebSocket address: {self.dial.url} ({error})") from None
-        except ssl.SSLCertVerificationError as error:
+        except ssl.SSLCertVerificationError as error:  # a ValueError too: first
             raise Fatal(
                 f"the PACS certificate is not trusted: {error.verify_message}",
                 hint="give its certificate with --cafile, its fingerprint with --pin-sha256, "
                 "or (for a test) --insecure",
             ) from None
+        except (InvalidURI, ValueError) as error:  # a port out of range is a ValueError
+            raise Fatal(f"not a WebSocket address: {self.dial.url} ({error})") from None
         except InvalidStatus as error:
             status = error.response.status_code
             raise OSError(f"the PACS refused the connection (HTTP {status})") from None
@@ -145,6 +146,7 @@ class Simulator:
             self._check_pin(connection)
             self.connection = connection
             self.connects += 1
+            self.connected_since = self.clock()
             self.connected.set()
             peer = self.dial.url
             again = " again" if self.connects > 1 else ""
@@ -268,7 +270,7 @@ class Simulator:
                     "client": 1,
                     "peer": self.dial.url,
                     "origin": self.dial.origin,
-                    "since": self.journal.last_activity or self.started,
+                    "since": self.connected_since or self.started,
                 }
             ]
             if self.connection is not None

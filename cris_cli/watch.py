@@ -15,6 +15,7 @@ from .environment import Environment
 from .errors import ConnectionFailed
 from .lifecycle import stop_on_signals
 from .links import RemoteLink, attach
+from .recorder import Recorder
 from .records import Record
 from .sinks import printer
 
@@ -61,13 +62,16 @@ async def follow(
     history: int = 0,
     redact: bool = False,
     first: RemoteLink | None = None,
+    recorder: Recorder | None = None,
 ) -> int:
     """Show the records of the endpoint on ``port`` until interrupted, reattaching
-    with backoff whenever it goes away."""
+    with backoff whenever it goes away (and write them to ``recorder``, if given)."""
     stop = asyncio.Event()
     sink, writer = printer(env, json_output=json_output, redact=redact)
 
     def show(record: Record) -> None:
+        if recorder is not None:
+            recorder(record)
         if keep(record):
             writer(record)
 
@@ -91,7 +95,13 @@ async def follow(
                 await _sleep_unless(stop, backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
-            await link.subscribe(show, history=history)
+            try:
+                await link.subscribe(show, history=history)
+            except ConnectionFailed:  # it went away between attaching and subscribing
+                await link.close()
+                link = None
+                await _sleep_unless(stop, backoff)
+                continue
             env.say(f"cris-cli: watching {link.description}")
             backoff, waiting_said = BACKOFF_START, False
             history = 0  # after a reconnect, only new records
@@ -106,6 +116,7 @@ async def follow(
             if link.dropped:
                 env.say(f"cris-cli: {link.dropped} records were dropped (this watch fell behind)")
             env.say("cris-cli: the endpoint went away; reconnecting")
+            await link.close()
             link = None
     sink.flush()
     return 0

@@ -324,6 +324,11 @@ def test_password_never_shows() -> None:
         == f'{{"Password": "{MASK}", "x": "password"}}'
     )
     assert mask_secrets('{"command":"CLEAR"}') == '{"command":"CLEAR"}'
+    # A number where the password's text belongs: read, and still never shown.
+    decoded = parse('{"command":"LOGIN","username":"u","password":123456}', PACS)
+    assert isinstance(decoded, Parsed) and decoded.message == Login(username="u", password="123456")
+    (deviation,) = decoded.deviations
+    assert deviation.code == "wrong-type" and "123456" not in deviation.text
 
 
 # --- properties ---------------------------------------------------------------------

@@ -182,3 +182,28 @@ echo CRIS did its part
     pacs_code, pacs_out, pacs_err = await pacs_run
     assert pacs_code == 0, pacs_err
     assert "the PACS saw what it should" in pacs_out
+
+
+async def test_a_simulator_script_that_can_never_connect_fails_at_once() -> None:
+    """A wrong pin is not retried: the waiting step fails with the connection's exit
+    code and reason, not with 'no PACS connected' once its time is up."""
+    from cris_cli import config
+    from cris_cli.environment import Environment
+    from cris_cli.links import host
+
+    link = await host(config.load(environ={}).replace(port=0), Environment())
+    try:
+        code, _, err = await run_async(
+            [
+                "simulate",
+                "--url",
+                f"wss://localhost:{link.port}/",
+                "--pin-sha256",
+                "AB" * 32,
+            ],
+            stdin="wait client 30\nlogin\n",
+        )
+    finally:
+        await link.close()
+    assert code == ExitCode.CONNECTION == 6, err
+    assert "stdin:1: the PACS certificate's SHA-256 fingerprint is" in err

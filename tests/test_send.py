@@ -180,6 +180,8 @@ async def test_usage_errors_send_nothing() -> None:
         ("display", "A1", "--expect", "DISPLAY"): "--expect DISPLAY: CRIS sends EVENT",
         ("raw", "{nope"): "raw needs a JSON object",
         ("login", "rad1"): "login needs a password and there is no terminal to ask on",
+        ("display", "A1", ""): "display: an empty argument stands for nothing; nothing sent",
+        ("fetched", " "): "fetched: an empty argument stands for nothing; nothing sent",
     }
     for words, message in cases.items():
         code, out, err = await run_async(["send", "--wait", "0", *words])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
@@ -115,3 +116,24 @@ def test_non_loopback_host_needs_a_flag() -> None:
         assert serve.wait() == 2
     assert "lets other machines connect" in serve.stderr
     assert "--allow-remote" in serve.stderr
+
+
+def test_a_second_serve_on_the_port_shows_and_records_the_first_ones_records(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "second.jsonl"
+    with Running(["serve", "--port", "0", "--no-tls"]) as first:
+        port = first.port()
+        with Running(["serve", "--port", str(port), "--record", str(record)]) as second:
+            second.wait_for("already owns port")
+
+            async def event() -> None:
+                async with connect(f"ws://127.0.0.1:{port}/") as client:
+                    await client.send('{"command":"LOGOUT","domain":"RXH"}')
+
+            asyncio.run(event())
+            second.wait_for("CRIS→ LOGOUT domain=RXH", stream="out")
+            assert second.stop() == 0
+        assert first.stop() == 0
+    kinds = [json.loads(line)["kind"] for line in record.read_text().splitlines()]
+    assert kinds[:2] == ["connect", "message"]

@@ -113,6 +113,12 @@ def test_fatal_is_a_connection_failure() -> None:
     assert issubclass(Fatal, ConnectionFailed)
 
 
+async def test_an_address_that_cannot_be_dialled_is_fatal() -> None:
+    simulator = Simulator(Dial("ws://localhost:99999/"), Machine(Options(), WORKLIST))
+    with pytest.raises(Fatal, match="not a WebSocket address: ws://localhost:99999/"):
+        await asyncio.wait_for(simulator.run(), 5)
+
+
 # --- against a PACS that is not cris-cli ---------------------------------------------
 
 
@@ -155,6 +161,10 @@ async def test_simulator_against_an_independent_pacs() -> None:
 
             await pacs.command({"command": "LOGIN", "username": "rad1", "password": "cris-demo"})
             assert await pacs.next_events(1) == [{"command": "LOGIN", "domain": "SCO"}]
+            # Connected since the connect record, however much happened after it.
+            (connected,) = [r for r in simulator.journal.history if r.kind == "connect"]
+            since = simulator.status()["clients"][0]["since"]
+            assert connected.time - 1 < since <= connected.time < simulator.journal.history[-1].time
 
             await pacs.command({"command": "DISPLAY", "accession": [A]})
             await asyncio.sleep(0.2)
@@ -295,9 +305,10 @@ def test_simulate_trusts_a_local_cris_cli_endpoint_by_itself() -> None:
 
 
 def test_simulate_refuses_a_bad_url_and_pin() -> None:
-    with Running(["simulate", "--url", "http://localhost:1/", "--auto", "1"]) as bad:
-        assert bad.wait() == 2
-    assert "--url must be ws://HOST:PORT/ or wss://HOST:PORT/" in bad.stderr
+    for url in ("http://localhost:1/", "wss://localhost:99999/", "ws://localhost:abc/"):
+        with Running(["simulate", "--url", url, "--auto", "1"]) as bad:
+            assert bad.wait() == 2
+        assert f"--url must be ws://HOST:PORT/ or wss://HOST:PORT/, not '{url}'" in bad.stderr
     with Running(["simulate", "--pin-sha256", "xyz", "--auto", "1"]) as pin:
         assert pin.wait() == 2
     assert "64 hex digits expected" in pin.stderr
