@@ -88,12 +88,6 @@ class ConfigError(CrisCliError):
     exit_code = ExitCode.CONFIG
 
 
-class InvalidMessages(CrisCliError):
-    """Raised when ``lint`` found messages that break the protocol."""
-
-    exit_code = ExitCode.INVALID
-
-
 class NoClient(CrisCliError):
     """Raised when no CRIS client connected within the wait."""
 
@@ -130,9 +124,3 @@ class ScriptFailed(CrisCliError):
     def __init__(self, message: str, *, exit_code: ExitCode, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.exit_code = exit_code
-
-
-class Interrupted(CrisCliError):
-    """Raised when the user interrupts a command with Ctrl-C."""
-
-    exit_code = ExitCode.INTERRUPTED

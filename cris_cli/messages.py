@@ -341,18 +341,6 @@ MESSAGE_TYPES: Mapping[Direction, Mapping[str, type[Message]]] = MappingProxyTyp
 )
 
 
-def message_type(direction: Direction, command: str) -> type[Message] | None:
-    """The class of ``command`` sent in ``direction``, if the protocol defines one."""
-    return MESSAGE_TYPES[direction].get(command)
-
-
-def direction_of(message: Message) -> Direction:
-    """Who sent ``message`` (unknown messages remember it)."""
-    if isinstance(message, UnknownMessage):
-        return message.sent_by
-    return message.direction
-
-
 def verb_of(message: Message) -> str | None:
     """The command word of ``message`` as it would appear on the wire."""
     if isinstance(message, UnknownMessage):

@@ -19,7 +19,7 @@ from rich.text import Text
 from .codec import Parsed
 from .grammar import Verb
 from .records import Record, iso_time
-from .render import COMMAND_STYLES, MASKED, NOTE_STYLES, local_role_labels, printable
+from .render import COMMAND_STYLES, MASKED, local_role_labels, printable
 
 RICH_NOTE_STYLES = {"info": "dim", "warning": "yellow", "danger": "bold white on red"}
 
@@ -220,7 +220,3 @@ def help_panel(verbs: Sequence[Verb], name: str | None = None) -> RenderableType
         lines.append(Text("examples:", style="bold"))
         lines += [Text(f"  {example}") for example in verb.examples]
     return Group(*lines)
-
-
-def note_style(severity: str) -> str:
-    return NOTE_STYLES.get(severity, "dim")
