@@ -10,19 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import json
 import os
-import socket
 import ssl
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from . import config, paths, tls, trust
+from . import config, paths, runtime, tls, trust
 from .endpoint import Endpoint, EndpointOptions
 from .environment import Environment
-from .errors import CrisCliError, ExitCode
-from .ports import holder_of, is_loopback
+from .errors import ConnectionFailed, CrisCliError, ExitCode
+from .ports import PROBE_SECONDS, Listener, PortHolder, holder_of, is_loopback, listener_on
 
 RENEW_DAYS = 30
 
@@ -65,10 +66,24 @@ def run(args: argparse.Namespace, env: Environment) -> int:
 
 def _all_checks(settings: config.Settings) -> Iterator[Check]:
     yield from _address(settings)
-    yield from _port(settings)
+    listener = listener_on(settings.host, settings.port, expect_tls=settings.tls)
+    holder = holder_of(settings.port) if listener is not None else None
+    running = _endpoint_on(settings.port, holder)
+    yield from _port(settings, listener, holder, running)
     yield from _certificate(settings)
-    yield from _origins(settings)
+    yield from _origins(settings, running if listener in ("tls", "plain") else None)
     yield from _directories()
+
+
+def _endpoint_on(port: int, holder: PortHolder | None) -> runtime.RuntimeInfo | None:
+    """The cris-cli endpoint holding ``port``, by its runtime file: the command
+    line is only a guess (``python -m cris_cli`` does not say cris-cli)."""
+    if holder is None:
+        return None
+    running = runtime.find(port)
+    if running is None or holder.pid not in (None, running.pid):
+        return None  # nothing published, or another program took the port since
+    return running
 
 
 def _address(settings: config.Settings) -> Iterator[Check]:
@@ -87,15 +102,20 @@ def _address(settings: config.Settings) -> Iterator[Check]:
         )
 
 
-def _port(settings: config.Settings) -> Iterator[Check]:
+def _port(
+    settings: config.Settings,
+    listener: Listener | None,
+    holder: PortHolder | None,
+    running: runtime.RuntimeInfo | None,
+) -> Iterator[Check]:
     port = settings.port
-    listener = _probe(settings.host, port)
-    if listener is None:
+    if listener is None or holder is None:
         yield ok(f"port {port} is free")
         return
-    holder = holder_of(port)
-    mine = holder.command is not None and "cris-cli" in holder.command
+    mine = running is not None or (holder.command is not None and "cris-cli" in holder.command)
     who = holder.describe()
+    if holder.pid is None and running is not None:
+        who = f"process {running.pid}"  # the runtime file says what the platform hides
     if mine:
         yield ok(f"port {port} is held by a cris-cli endpoint, {who}; front ends attach to it")
     else:
@@ -114,22 +134,17 @@ def _port(settings: config.Settings) -> Iterator[Check]:
             f"the program on port {port} speaks plain ws:// but this setup expects wss://",
             "CRIS Reporting on an https:// page needs wss://; restart the endpoint with TLS",
         )
-
-
-def _probe(host: str, port: int) -> str | None:
-    """``tls``, ``plain`` or None: what listens on host:port, if anything."""
-    try:
-        raw = socket.create_connection((host, port), timeout=1)
-    except OSError:
-        return None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with context.wrap_socket(raw, server_hostname="localhost"):
-            return "tls"
-    except (ssl.SSLError, OSError):
-        return "plain"
+    elif listener in ("silent", "closed"):
+        what = (
+            f"does not answer TLS (nor plain HTTP) within {PROBE_SECONDS:g} s"
+            if listener == "silent"
+            else "closes the connection without answering TLS (nor plain HTTP)"
+        )
+        text = f"the program on port {port} {what}"
+        if mine:  # the port check said ok: this is the news
+            yield fail(text, "it may be stuck: stop it and start it again", ExitCode.CONNECTION)
+        else:
+            yield warn(text, "it is not a WebSocket server: CRIS Reporting cannot use it")
 
 
 def _certificate(settings: config.Settings) -> Iterator[Check]:
@@ -222,21 +237,37 @@ def _handshake(files: tls.CertificateFiles, pem: str) -> Check:
     return ok("a TLS WebSocket handshake for localhost with this certificate works")
 
 
-def _origins(settings: config.Settings) -> Iterator[Check]:
-    if settings.allow_any_origin:
+def _origins(settings: config.Settings, running: runtime.RuntimeInfo | None) -> Iterator[Check]:
+    """The origins a browser may come from: the running endpoint's when there is one
+    (it may have been started with other options, or allowed more since), else this setup's."""
+    allowed, any_origin, by = tuple(settings.allow_origins), settings.allow_any_origin, ""
+    if running is not None:
+        try:
+            status = _endpoint_status(running)
+        except CrisCliError as error:
+            yield warn(
+                f"cannot ask the endpoint on port {running.port} which origins it allows: {error}",
+                "the origin checks below are this setup's, not the endpoint's",
+            )
+        else:
+            allowed = tuple(status.get("allowed_origins") or ())
+            any_origin = bool(status.get("allow_any_origin"))
+            by = f" by the endpoint on port {running.port}"
+    if any_origin:
         yield warn(
-            "every browser origin is allowed (--allow-any-origin)",
+            f"every browser origin is allowed{by} (--allow-any-origin)",
             "any web page open in the browser could drive CRIS; list CRIS's origin instead",
         )
         return
-    if not settings.allow_origins:
+    if not allowed:
         yield warn(
-            "no browser origin is allowed: CRIS Reporting in a browser will be refused",
+            f"no browser origin is allowed{by}: CRIS Reporting in a browser will be refused",
             "add CRIS's origin: --allow-origin https://YOUR-CRIS-HOST "
-            "(the refusal shows the exact origin)",
+            "(the refusal shows the exact origin)"
+            + ("; restart the endpoint with it, or allow it at its shell's prompt" if by else ""),
         )
         return
-    for origin in settings.allow_origins:
+    for origin in allowed:
         problem = origin_problem(origin)
         if problem:
             yield fail(
@@ -245,7 +276,29 @@ def _origins(settings: config.Settings) -> Iterator[Check]:
                 ExitCode.CONFIG,
             )
         else:
-            yield ok(f"browser origin {origin} is allowed")
+            yield ok(f"browser origin {origin} is allowed{by}")
+
+
+def _endpoint_status(running: runtime.RuntimeInfo) -> dict[str, Any]:
+    """The running endpoint's own status, over its control channel.
+
+    Not :class:`~cris_cli.blocking.BlockingControl`: its requests wait without
+    a limit, and doctor must end even when the endpoint is stuck.
+    """
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+
+    uri, options = runtime.control_dial(running)
+    try:
+        with connect(uri, open_timeout=PROBE_SECONDS, **options) as control:
+            control.send(json.dumps({"op": "status"}))
+            answer = json.loads(control.recv(PROBE_SECONDS))
+    except (OSError, TimeoutError, WebSocketException, ValueError) as error:
+        raise runtime.control_failure(running, error) from None
+    status = answer.get("status") if isinstance(answer, dict) else None
+    if not isinstance(status, dict):
+        raise ConnectionFailed(f"the endpoint on port {running.port} answered {answer!r}")
+    return status
 
 
 def origin_problem(origin: str) -> str | None:
@@ -286,4 +339,5 @@ def _print(checks: list[Check], env: Environment) -> None:
         if check.advice:
             env.stdout.write(f"      → {check.advice}\n")
     counts = {s: sum(c.status == s for c in checks) for s in ("ok", "warn", "fail")}
-    env.stdout.write(f"\n{counts['ok']} ok, {counts['warn']} warnings, {counts['fail']} failed\n")
+    warnings = f"{counts['warn']} warning{'' if counts['warn'] == 1 else 's'}"
+    env.stdout.write(f"\n{counts['ok']} ok, {warnings}, {counts['fail']} failed\n")
