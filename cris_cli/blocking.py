@@ -9,6 +9,7 @@ messages are the same (see :mod:`cris_cli.control`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import deque
@@ -18,6 +19,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from .delivery import Sent
 from .errors import ConnectionFailed
 from .records import Record
 from .runtime import RuntimeInfo, control_dial, control_failure
@@ -26,26 +28,31 @@ from .runtime import RuntimeInfo, control_dial, control_failure
 class BlockingControl:
     """A control session that waits for each answer."""
 
-    def __init__(self, connection: ClientConnection, info: RuntimeInfo) -> None:
+    def __init__(
+        self, connection: ClientConnection, info: RuntimeInfo, held: contextlib.ExitStack
+    ) -> None:
         self.connection = connection
         self.info = info
+        self._held = held
         self.records: deque[Record] = deque()
         self.subscribed = False
 
     @classmethod
     def connect(cls, info: RuntimeInfo, *, open_timeout: float = 5) -> BlockingControl:
         uri, options = control_dial(info)
+        held = contextlib.ExitStack()
         try:
-            connection = connect(uri, open_timeout=open_timeout, **options)
+            # Entered as a context manager, as websockets wants; left in __exit__.
+            connection = held.enter_context(connect(uri, open_timeout=open_timeout, **options))
         except (OSError, TimeoutError, WebSocketException) as error:
             raise control_failure(info, error) from None
-        return cls(connection, info)
+        return cls(connection, info, held)
 
     def __enter__(self) -> BlockingControl:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.connection.close()
+        self._held.close()
 
     def _next(self, deadline: float | None) -> dict[str, Any] | None:
         """The next control message; records are kept aside. None at the deadline."""
@@ -79,9 +86,9 @@ class BlockingControl:
             self.request({"op": "subscribe"})
             self.subscribed = True
 
-    def send(self, text: str) -> int:
-        """Send wire text to the endpoint's CRIS clients; to how many it went."""
-        return int(self.request({"op": "send", "text": text})["delivered"])
+    def send(self, text: str) -> Sent:
+        """Send wire text to the endpoint's CRIS clients."""
+        return Sent.from_answer(self.request({"op": "send", "text": text}))
 
     def clients(self) -> list[dict[str, Any]]:
         clients: list[dict[str, Any]] = self.request({"op": "status"})["status"]["clients"]

@@ -9,7 +9,7 @@ Each control message is a JSON object with an ``op``:
 =================================  =====================================
 client asks                        endpoint answers
 =================================  =====================================
-``{"op":"send","text":TEXT}``      ``{"op":"sent","delivered":N,"seq":S}``
+``{"op":"send","text":TEXT}``      ``{"op":"sent","delivered":N,"seq":S,"clients":C}``
 ``{"op":"status"}``                ``{"op":"status","status":{...}}``
 ``{"op":"subscribe","history":N}`` ``{"op":"subscribed"}`` then
                                    ``{"op":"record","record":{...}}`` for
@@ -96,9 +96,12 @@ class ControlServer:
             if not isinstance(text, str):
                 return {"op": "error", "error": "send needs text"}
             record = self.endpoint.send(text)
-            if record is None:
-                return {"op": "sent", "delivered": 0, "seq": None}
-            return {"op": "sent", "delivered": record.delivered, "seq": record.seq}
+            return {
+                "op": "sent",
+                "delivered": 0 if record is None else record.delivered,
+                "seq": None if record is None else record.seq,
+                "clients": len(self.endpoint.clients),  # connected, whether they read or not
+            }
         if op == "status":
             return {"op": "status", "status": self.endpoint.status() | {"pid": os.getpid()}}
         if op == "allow-origin":

@@ -460,6 +460,7 @@ class Endpoint:
                     "origin": c.origin,
                     "since": c.since,
                     "received": c.received,
+                    "reading": not c.lagging,  # False while sends skip it
                 }
                 for c in self.clients.values()
             ],

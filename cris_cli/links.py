@@ -12,10 +12,10 @@ import asyncio
 import os
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import runtime
+from .delivery import Sent
 from .errors import ConnectionFailed
 from .journal import Listener, Listeners
 from .records import Record
@@ -26,14 +26,6 @@ if TYPE_CHECKING:
     from .environment import Environment
     from .hosting import Certificate
     from .remote import ControlClient
-
-
-@dataclass(frozen=True)
-class Sent:
-    """The outcome of sending one message: to how many CRIS clients, and its record number."""
-
-    delivered: int
-    seq: int | None
 
 
 class Link(ABC):
@@ -154,7 +146,10 @@ class LocalLink(Link):
 
     async def send(self, text: str) -> Sent:
         record = self.endpoint.send(text)
-        return Sent(0, None) if record is None else Sent(record.delivered or 0, record.seq)
+        clients = len(self.endpoint.clients)
+        if record is None:
+            return Sent(0, None, clients)
+        return Sent(record.delivered or 0, record.seq, clients)
 
     async def status(self) -> dict[str, Any]:
         return self.endpoint.status() | {"pid": os.getpid()}
@@ -199,8 +194,7 @@ class RemoteLink(Link):
         self.dropped += count
 
     async def send(self, text: str) -> Sent:
-        delivered, seq = await self.client.send(text)
-        return Sent(delivered, seq)
+        return await self.client.send(text)
 
     async def status(self) -> dict[str, Any]:
         return await self.client.status()

@@ -17,6 +17,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from .delivery import Sent
 from .errors import ConnectionFailed
 from .records import Record
 from .runtime import RuntimeInfo, control_dial, control_failure
@@ -94,10 +95,9 @@ class ControlClient:
             raise ConnectionFailed(f"the endpoint refused: {answer.get('error')}")
         return answer
 
-    async def send(self, text: str) -> tuple[int, int | None]:
-        """Send wire text to the endpoint's CRIS clients: (delivered to how many, record seq)."""
-        answer = await self.request({"op": "send", "text": text})
-        return int(answer["delivered"]), answer.get("seq")
+    async def send(self, text: str) -> Sent:
+        """Send wire text to the endpoint's CRIS clients."""
+        return Sent.from_answer(await self.request({"op": "send", "text": text}))
 
     async def status(self) -> dict[str, Any]:
         answer = await self.request({"op": "status"})

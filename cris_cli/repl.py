@@ -129,8 +129,8 @@ class PacsShell(Shell):
             text = serialize(message)
             self.session.remember(accessions_of(message), "typed here")
         sent = await self.link.send(text)
-        if sent.delivered == 0:
-            self.say("no CRIS client is connected; nothing sent", "warning")
+        if sent.nothing_sent:
+            self.say(sent.nothing_sent, "warning")
 
     async def _ask_password(self, user: str) -> str:
         try:

@@ -137,6 +137,7 @@ def control_dial(info: RuntimeInfo) -> tuple[str, dict[str, Any]]:
         "additional_headers": {"Authorization": f"Bearer {info.token}"},
         "compression": None,
         "max_size": None,
+        "proxy": None,  # loopback: never through a proxy the environment names
     }
     return f"{scheme}://{info.control_host}:{info.port}{CONTROL_PATH}", options
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from . import config, runtime
 from .blocking import BlockingControl
 from .codec import Parsed, serialize
+from .delivery import Sent
 from .environment import Environment
 from .errors import ConnectionFailed, ExpectationFailed, NoClient, UsageError
 from .expectation import Expectation
@@ -125,11 +126,16 @@ class Job:
             "try 'cris-cli doctor', or a longer --wait",
         )
 
-    def sent(self, delivered: int, env: Environment) -> None:
-        if delivered == 0:
-            raise NoClient("the CRIS client went away before the message could be sent")
-        plural = "s" if delivered != 1 else ""
-        env.say(f"cris-cli: sent {self.verb} to {delivered} CRIS client{plural}")
+    def sent(self, sent: Sent, env: Environment) -> None:
+        if sent.nothing_sent:
+            reason = (
+                sent.nothing_sent
+                if sent.clients
+                else "the CRIS client went away before the message could be sent"
+            )
+            raise NoClient(reason)
+        plural = "s" if sent.delivered != 1 else ""
+        env.say(f"cris-cli: sent {self.verb} to {sent.delivered} CRIS client{plural}")
 
     def met(self, record: Record | None, env: Environment) -> int:
         if record is None:
@@ -182,7 +188,7 @@ async def _as_endpoint(settings: config.Settings, job: Job, env: Environment) ->
             await link.subscribe(
                 lambda r: matched.put_nowait(r) if expectation.matches(r) else None
             )
-        job.sent((await link.send(job.text)).delivered, env)
+        job.sent(await link.send(job.text), env)
         if expectation is None:
             return 0
         try:

@@ -196,7 +196,8 @@ def clients_table(clients: Iterable[dict[str, Any]], peer: str = "CRIS") -> Rend
             safe(str(client.get("peer") or "")),
             safe(client.get("origin") or "none (native client)"),
             _clock(float(client.get("since") or 0)),
-            str(client.get("received", "")),
+            str(client.get("received", ""))
+            + ("" if client.get("reading", True) else " [yellow](not reading: skipped)[/]"),
         )
     return table
 

@@ -276,8 +276,7 @@ class Served:
                 display = json.dumps(
                     {"command": "DISPLAY", "accession": [tag]}, separators=(",", ":")
                 )
-                delivered, _ = await control.send(display)
-                assert delivered >= 1
+                assert (await control.send(display)).delivered >= 1
             finally:
                 await control.close()
             assert await asyncio.wait_for(client.recv(), 10) == display

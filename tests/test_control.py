@@ -302,3 +302,68 @@ async def test_subscribe_refuses_a_history_that_is_not_a_count() -> None:
     finally:
         await client.close()
         await link.close()
+
+
+async def test_a_cris_client_that_stops_reading_is_named_as_such() -> None:
+    """Sends skip a client that has stopped reading; what is said then is that, not
+    'no CRIS client is connected' (here, hosted and attached alike)."""
+    from abuse import raw_websocket
+
+    link = await hosted(tls=False)
+    remote = await attach(link.port)
+    assert remote is not None
+    _, stalled = await raw_websocket(link.port)  # never read from again
+    try:
+        for _ in range(250):
+            if link.endpoint.clients:
+                break
+            await asyncio.sleep(0.02)
+        command = json.dumps(
+            {"command": "FETCHED", "accession": [f"A{i:07d}" for i in range(2000)]}
+        )
+        sent = await link.send(command)
+        for _ in range(2000):  # 24 kB each: past the bound well before the end
+            if sent.nothing_sent:
+                break
+            sent = await link.send(command)
+            await asyncio.sleep(0)
+        assert sent.delivered == 0 and sent.clients == 1
+        assert sent.nothing_sent is not None and "not reading" in sent.nothing_sent
+        attached = await remote.send(command)
+        assert (attached.delivered, attached.clients) == (0, 1)
+        assert attached.nothing_sent == sent.nothing_sent
+        (client,) = (await remote.status())["clients"]
+        assert client["reading"] is False
+    finally:
+        stalled.transport.abort()
+        await remote.close()
+        await link.close()
+
+
+async def test_the_control_channel_never_goes_through_a_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hospital machines often name a proxy for everything; the loopback control
+    channel must not try it (here, a proxy address where nothing listens)."""
+    from cris_cli.blocking import BlockingControl
+
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    link = await hosted()
+    assert link.info is not None
+    try:
+        remote = await attach(link.port)
+        assert remote is not None
+        assert (await remote.status())["pid"] == os.getpid()
+        await remote.close()
+        info = link.info
+
+        def blocking_status() -> list[dict[str, object]]:
+            with BlockingControl.connect(info) as control:
+                return control.clients()
+
+        assert await asyncio.to_thread(blocking_status) == []
+    finally:
+        await link.close()
