@@ -20,7 +20,7 @@ from .links import LocalLink, host
 from .messages import Direction
 from .records import Record
 from .reporting import Machine, Options
-from .simulator import Dial, Simulator
+from .simulator import Dial, Fatal, Simulator
 from .sinks import printer
 from .worklist import synthetic_worklist
 
@@ -63,7 +63,8 @@ async def play(
         await flying
         await simulator.stop()
         connecting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        # Fatal: another CRIS took the demo's place (it said so); leaving is still fine.
+        with contextlib.suppress(asyncio.CancelledError, Fatal):
             await connecting
         await link.close()
 

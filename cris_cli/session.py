@@ -28,10 +28,20 @@ class ClientView:
 
 
 class Session:
-    """Clients, counts, recent records and accessions seen on one link."""
+    """Clients, counts, recent records and accessions seen on one link.
 
-    def __init__(self, history: int = 100_000, clock: Callable[[], float] = time.time) -> None:
+    ``local`` is the side this front end plays (``pacs`` or ``cris``): ``received``
+    counts the messages that reached it, ``sent`` those it sent.
+    """
+
+    def __init__(
+        self,
+        history: int = 100_000,
+        clock: Callable[[], float] = time.time,
+        local: str = "pacs",
+    ) -> None:
         self.clock = clock
+        self.local = local
         self.records: deque[Record] = deque(maxlen=max(history, 1))
         self.clients: dict[int, ClientView] = {}
         self.received = 0
@@ -63,7 +73,8 @@ class Session:
             self.refused_origins.pop(record.origin, None)
             self.refused_origins[record.origin] = None
         elif record.kind == "message":
-            if record.direction is Direction.CRIS_TO_PACS:
+            # The PACS receives what CRIS sends, and the other way round.
+            if (record.direction is Direction.CRIS_TO_PACS) == (self.local == "pacs"):
                 self.received += 1
             else:
                 self.sent += 1

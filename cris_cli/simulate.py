@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,8 +18,8 @@ from urllib.parse import urlsplit
 from . import config, runtime
 from .codec import Malformed, parse
 from .environment import Environment
-from .errors import UsageError
-from .grammar import CRIS_VERBS, Invocation, number
+from .errors import ConnectionFailed, UsageError
+from .grammar import CRIS_VERBS, Invocation, Verb, number
 from .lifecycle import stop_on_signals
 from .messages import Direction
 from .recorder import Recorder
@@ -32,13 +33,34 @@ SIM_PASSWORD_ENV = "CRIS_CLI_SIM_PASSWORD"  # noqa: S105 - a variable's name, no
 DEFAULT_SIM_PASSWORD = "cris-demo"  # noqa: S105 - the simulated CRIS's documented test password
 WORKLIST_ROWS = 15
 
+# The shared looking verbs, as this side sees them: one link that it dials, not an
+# endpoint with clients and allowed origins.
+CRIS_SUMMARIES = {
+    "status": "this CRIS: the PACS it dials, connections, screen, user, open report, domain",
+    "clients": "the connection to the PACS: its address, the origin sent, since when",
+    "quit": "leave (closes the connection to the PACS); Ctrl-D does the same",
+}
+
+
+def _cris_side(verbs: tuple[Verb, ...]) -> tuple[Verb, ...]:
+    return tuple(
+        dataclasses.replace(v, summary=CRIS_SUMMARIES[v.name]) if v.name in CRIS_SUMMARIES else v
+        for v in verbs
+    )
+
 
 class CrisShell(Shell):
-    """The simulated CRIS Reporting's console."""
+    """The simulated CRIS Reporting's console.
+
+    It runs the simulator itself (from :meth:`start`, so that no record is
+    published before the console listens) and ends, with exit status 6, when
+    the simulator gives up for good.
+    """
 
     role = "cris"
     peer = "PACS"
     own_verbs = CRIS_VERBS
+    shared_verbs = _cris_side(Shell.shared_verbs)
 
     def __init__(
         self,
@@ -50,6 +72,7 @@ class CrisShell(Shell):
     ) -> None:
         self.simulator = simulator
         self.worklist = worklist
+        self.running: asyncio.Future[None] | None = None
         super().__init__(settings, env, **kwargs)
         # Worklist accessions complete from the start, next ones first.
         self.session.remember(
@@ -89,8 +112,24 @@ class CrisShell(Shell):
         grid.add_row("domain", self.simulator.machine.context.options.domain)
         return grid
 
+    async def start(self) -> None:
+        self.running = asyncio.ensure_future(self.simulator.run())
+
+    async def watch(self) -> None:
+        if self.running is None:
+            return
+        await asyncio.wait((self.running,))  # not awaited directly: leaving must not cancel it
+        error = self.simulator.error
+        if error is not None:  # retrying cannot help: the console has nothing left to do
+            hint = f"\n  hint: {error.hint}" if error.hint else ""
+            self.ended = f"{error}; leaving{hint}"
+
     async def close(self) -> None:
         await self.simulator.stop()
+        if self.running is not None:
+            self.running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Fatal):
+                await self.running
 
     async def perform(self, invocation: Invocation) -> None:
         name, args = invocation.verb.name, invocation.args
@@ -220,21 +259,13 @@ def run(args: argparse.Namespace, env: Environment) -> int:
 async def _interactive(
     simulator: Simulator, worklist: Worklist, settings: config.Settings, env: Environment
 ) -> int:
-    connecting = asyncio.ensure_future(simulator.run())
     banner = [
         f"simulated CRIS Reporting, dialling the PACS at {simulator.dial.url}",
         f"  {len(worklist)} exams on the worklist ('worklist' shows them); domain "
         f"{simulator.machine.context.options.domain}; users "
         f"{', '.join(u for u, _ in simulator.machine.context.options.users)}",
     ]
-    shell = CrisShell(simulator, worklist, settings, env, banner=banner)
-    try:
-        code = await shell.run()
-    finally:
-        connecting.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Fatal):
-            await connecting
-    return code
+    return await CrisShell(simulator, worklist, settings, env, banner=banner).run()
 
 
 async def _auto(
@@ -256,6 +287,8 @@ async def _auto(
         + (f" for {args.duration:g} s" if args.duration else "")
         + "; Ctrl-C stops"
     )
+    loop = asyncio.get_running_loop()
+    began = loop.time()
     connecting = asyncio.ensure_future(simulator.run())
     flying = asyncio.ensure_future(pilot.fly(stop))
     with stop_on_signals(stop):
@@ -263,18 +296,33 @@ async def _auto(
         if args.duration:
             waits.append(asyncio.ensure_future(asyncio.sleep(args.duration)))
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    interrupted = stop.is_set()  # Ctrl-C or SIGTERM: stopping is how it is used
+    played = loop.time() - began
+    if args.duration:
+        played = min(played, args.duration)  # "in 2 s" when its duration ended it
     stop.set()
     await flying
     await simulator.stop()
     for task in waits:
         task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    with contextlib.suppress(asyncio.CancelledError, Fatal):  # Fatal: raised below
         await connecting
     sink.flush()
     if simulator.error is not None:
         raise simulator.error
+    if simulator.connects == 0 and not interrupted:
+        # Its time ran out and nothing was played: the run failed (exit status 6).
+        raise never_connected(simulator, played)
     env.say(
         f"cris-cli: {pilot.actions} actions played, "
         f"{simulator.connects} connection{'s' * (simulator.connects != 1)}"
     )
     return 0
+
+
+def never_connected(simulator: Simulator, seconds: float) -> ConnectionFailed:
+    """The error for a run that ended without ever reaching the PACS."""
+    reason = f": {simulator.last_failure}" if simulator.last_failure else ""
+    return ConnectionFailed(
+        f"never connected to the PACS at {simulator.dial.url} in {round(seconds, 1):g} s{reason}"
+    )

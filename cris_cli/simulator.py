@@ -5,6 +5,10 @@ moves text: it connects (TLS trust by CA file, by fingerprint pin, or not at
 all), reconnects with exponential backoff and logs in again, feeds the PACS's
 commands and the user's actions to the machine, and sends what it yields.
 Everything that happens is a record in its journal, as at the endpoint.
+
+It does not reconnect after the PACS closes it with code 4001: the endpoint
+says so when a newer CRIS client took this one's place, and reconnecting would
+put that one out in turn, the two replacing each other for ever.
 """
 
 from __future__ import annotations
@@ -18,15 +22,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidMessage,
+    InvalidStatus,
+    InvalidURI,
+    WebSocketException,
+)
 from websockets.typing import Origin
 
 from .codec import Parsed, parse, serialize
+from .endpoint import CLOSE_REPLACED
 from .errors import ConnectionFailed
 from .journal import Journal
 from .messages import CrisEvent, Direction, UserLoggedIn
+from .ports import is_loopback
 from .records import Kind, Note, Record
 from .reporting import Action, Machine, Outcome, Screen
 from .trust import client_context, normalize_fingerprint
@@ -56,9 +69,19 @@ class Dial:
             return client_context(insecure=True)
         return client_context(cafile=self.cafile, insecure=self.insecure)
 
+    def proxy_options(self) -> dict[str, Any]:
+        """A PACS on this machine is dialled directly, whatever proxy the
+        environment names (hospital machines often name one for everything)."""
+        try:
+            host = urlsplit(self.url).hostname or ""
+        except ValueError:
+            return {}
+        return {"proxy": None} if is_loopback(host) else {}
+
 
 class Fatal(ConnectionFailed):
-    """Raised when retrying cannot help (a TLS trust failure, a wrong pin, a bad URL)."""
+    """Raised when retrying cannot help (a TLS trust failure, a wrong pin, a bad URL,
+    or another CRIS client taking this one's place)."""
 
 
 class Simulator:
@@ -85,6 +108,7 @@ class Simulator:
         self.started = clock()
         self._stopping = asyncio.Event()
         self.error: ConnectionFailed | None = None
+        self.last_failure: str | None = None  # why the last attempt to connect failed
 
     # --- records --------------------------------------------------------------------
 
@@ -112,8 +136,9 @@ class Simulator:
                 self._notice(str(error), "warning")
                 raise
             except (OSError, TimeoutError, WebSocketException) as error:
+                self.last_failure = _reason(error, self.dial)
                 self._notice(
-                    f"cannot reach the PACS at {self.dial.url}: {_reason(error)}; "
+                    f"cannot reach the PACS at {self.dial.url}: {self.last_failure}; "
                     f"trying again in {delay:g} s",
                     "warning",
                 )
@@ -130,6 +155,7 @@ class Simulator:
                 origin=Origin(self.dial.origin) if self.dial.origin else None,
                 compression=None,
                 open_timeout=10,
+                **self.dial.proxy_options(),
             )
         except ssl.SSLCertVerificationError as error:  # a ValueError too: first
             raise Fatal(
@@ -146,6 +172,7 @@ class Simulator:
             self._check_pin(connection)
             self.connection = connection
             self.connects += 1
+            self.last_failure = None
             self.connected_since = self.clock()
             self.connected.set()
             peer = self.dial.url
@@ -166,6 +193,11 @@ class Simulator:
             else:
                 text = f"the PACS closed the connection ({code} {reason})".replace(" )", ")")
             self._publish("disconnect", text, peer=self.dial.url, client=1)
+            if code == CLOSE_REPLACED:
+                raise Fatal(
+                    "another CRIS client took this one's place on the PACS (4001)",
+                    hint="the endpoint's --max-clients N lets more stay connected",
+                )
 
     def _check_pin(self, connection: ClientConnection) -> None:
         if self.dial.pin_sha256 is None:
@@ -286,7 +318,14 @@ def _notes(outcome: Outcome) -> tuple[Note, ...]:
     return ()
 
 
-def _reason(error: BaseException) -> str:
+def _reason(error: BaseException, dial: Dial) -> str:
     if isinstance(error, ConnectionRefusedError):
         return "connection refused (is the PACS endpoint running?)"
+    # A scheme that does not match the endpoint fails obscurely: say what to try.
+    if isinstance(error, InvalidMessage) and not dial.tls:
+        return f"{error} (if the PACS uses TLS, dial wss://)"
+    if isinstance(error, ConnectionResetError) and dial.tls:
+        return (
+            "the connection was reset while connecting (if the PACS does not use TLS, dial ws://)"
+        )
     return str(error) or error.__class__.__name__

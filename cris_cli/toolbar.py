@@ -40,7 +40,15 @@ def toolbar(
     word = typed.lstrip().split(" ", 1)[0].lower()
     verb = verbs.get(word)
     clients = sorted(session.clients.values(), key=lambda c: c.number)
-    if clients:
+    if session.local == "cris":
+        # One link, dialled out: its address is shown already, and the origin it
+        # has is this CRIS's own, so only whether it is up is worth the room.
+        link_part = (
+            ("class:toolbar.ok", f"connected to the {peer}")
+            if clients
+            else ("class:toolbar.warning", f"not connected to the {peer}")
+        )
+    elif clients:
         who = ", ".join(
             f"{peer} {c.number} {c.origin or c.peer or ''}".rstrip() for c in clients[:2]
         )

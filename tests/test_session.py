@@ -62,3 +62,52 @@ def test_recent_accessions_are_bounded_and_keep_their_source() -> None:
     assert recent[0] == (f"X{RECENT_ACCESSIONS + 9}", "on the worklist")
     session.remember(["X20"], "typed here")
     assert session.recent_accessions()[0] == ("X20", "typed here")
+
+
+def sent_by_cris(count: int) -> list[Record]:
+    commands = ["LOGIN", "EVENT", "COMMIT", "RELEASE"]
+    return [
+        Record(
+            "message",
+            time=100.0 + n,
+            direction=Direction.CRIS_TO_PACS,
+            raw=f'{{"command":"{commands[n % 4]}","domain":"RXH"}}',
+        )
+        for n in range(count)
+    ]
+
+
+def test_counts_are_from_the_local_side() -> None:
+    """'in' is what reached this side, 'out' what it sent: the same four CRIS events
+    are 'in' at the PACS and 'out' at the simulated CRIS."""
+    from cris_cli.toolbar import toolbar
+
+    pacs, cris = Session(), Session(local="cris")
+    display = Record(
+        "message", time=105.0, direction=Direction.PACS_TO_CRIS, raw='{"command":"CLEAR"}'
+    )
+    for record in [*sent_by_cris(4), display]:
+        pacs.observe(record)
+        cris.observe(record)
+    assert (pacs.received, pacs.sent) == (4, 1)
+    assert (cris.received, cris.sent) == (1, 4)
+    shown = "".join(text for _, text in toolbar(cris, "ws://h:1/", False, 1, {}, "", 200, "PACS"))
+    assert "in 1 · out 4" in shown
+
+
+def test_the_cris_toolbar_speaks_of_its_connection_to_the_pacs() -> None:
+    from cris_cli.toolbar import toolbar
+
+    session = Session(local="cris")
+
+    def shown() -> str:
+        fragments = toolbar(session, "ws://h:1/", False, 1, {}, "", 200, "PACS")
+        return "".join(text for _, text in fragments)
+
+    assert "not connected to the PACS" in shown()
+    session.observe(
+        Record("connect", time=1.0, client=1, peer="ws://h:1/", origin="https://cris.example")
+    )
+    assert "connected to the PACS" in shown() and "not connected" not in shown()
+    assert "https://cris.example" not in shown()  # its own origin, not the PACS's
+    assert "no PACS client" not in shown()

@@ -21,7 +21,7 @@ from cris_cli.reporting import Action, Machine, Options, Screen
 from cris_cli.simulator import Dial, Fatal, Simulator
 from cris_cli.worklist import synthetic_worklist
 from endpoints import Watcher, make_cert, options
-from processes import Running, free_port
+from processes import Running, free_port, run_async
 
 WORKLIST = synthetic_worklist(seed=3)
 A, B = WORKLIST.exams[0].accession, WORKLIST.exams[1].accession
@@ -245,6 +245,65 @@ async def test_reconnects_after_the_endpoint_is_killed_and_logs_in_again() -> No
             first.process.kill()
 
 
+# --- replaced by another CRIS client ------------------------------------------------
+
+REPLACED = "another CRIS client took this one's place on the PACS (4001)"
+
+
+async def test_a_replaced_simulator_does_not_fight_back() -> None:
+    """The endpoint closes the older CRIS with 4001 when a newer one connects; the
+    older one reconnecting would put the newer one out, and so on for ever."""
+    async with Endpoint(options()) as endpoint:
+        url = f"ws://127.0.0.1:{endpoint.port}/"
+        older = Simulator(Dial(url), Machine(Options(), WORKLIST), backoff=(0.1, 0.5))
+        running = asyncio.ensure_future(older.run())
+        await asyncio.wait_for(older.connected.wait(), 5)
+        async with simulating(Dial(url)) as newer:
+            await asyncio.wait_for(newer.connected.wait(), 5)
+            with pytest.raises(Fatal) as caught:
+                await asyncio.wait_for(running, 5)  # the run ends: it cannot reconnect
+            assert str(caught.value) == REPLACED
+            assert "--max-clients" in (caught.value.hint or "")
+            assert older.error is caught.value and older.connects == 1
+            texts = [r.text or "" for r in older.journal.history]
+            assert "the PACS closed the connection (4001 replaced by CRIS client 2)" in texts
+            assert texts[-1] == REPLACED  # the notice, last
+            assert newer.connected.is_set() and newer.connects == 1
+            assert list(endpoint.clients) == [2]
+
+
+async def replacing(args: list[str], stdin: str | None = None) -> tuple[int, str]:
+    """Run ``cris-cli simulate`` against an endpoint, and once it is connected,
+    connect another CRIS client; the exit status and stderr."""
+    from websockets.asyncio.client import connect
+
+    async with Endpoint(options()) as endpoint:
+        watcher = Watcher(endpoint)
+        url = f"ws://127.0.0.1:{endpoint.port}/"
+        process = asyncio.ensure_future(
+            run_async(["simulate", "--url", url, *args], stdin=stdin, timeout=40)
+        )
+        await watcher.wait_for(lambda r: r.kind == "connect", timeout=20)
+        async with connect(url) as newer:
+            code, _, err = await process
+            assert newer.state.name == "OPEN"  # left in peace
+        assert endpoint.counts.connections == 2
+    return code, err
+
+
+async def test_simulate_auto_ends_with_status_6_when_replaced() -> None:
+    code, err = await replacing(["--auto", "5"])
+    assert code == 6, err
+    assert f"cris-cli: {REPLACED}\n" in err
+    assert "hint: the endpoint's --max-clients N lets more stay connected" in err
+
+
+async def test_a_simulate_script_step_fails_when_replaced() -> None:
+    code, err = await replacing([], stdin="wait client 10\nexpect CLEAR within 30\n")
+    assert code == 6, err
+    assert f"cris-cli: stdin:2: {REPLACED}\n" in err
+
+
 def test_records_of_both_directions_use_the_cris_labels() -> None:
     from cris_cli.messages import Direction
     from cris_cli.render import plain_line
@@ -312,3 +371,67 @@ def test_simulate_refuses_a_bad_url_and_pin() -> None:
     with Running(["simulate", "--pin-sha256", "xyz", "--auto", "1"]) as pin:
         assert pin.wait() == 2
     assert "64 hex digits expected" in pin.stderr
+
+
+# --- never connected -------------------------------------------------------------------
+
+
+async def test_simulate_auto_that_never_connects_ends_with_status_6() -> None:
+    port = free_port()
+    code, out, err = await run_async(
+        ["simulate", "--url", f"ws://127.0.0.1:{port}/", "--auto", "1", "--duration", "2"]
+    )
+    assert code == 6, err
+    assert err.splitlines()[-1] == (
+        f"cris-cli: never connected to the PACS at ws://127.0.0.1:{port}/ in 2 s: "
+        "connection refused (is the PACS endpoint running?)"
+    )
+    assert "actions played" not in err
+    assert "cannot reach the PACS" in out  # each attempt was shown as it failed
+
+
+@pytest.mark.parametrize(
+    ("scheme", "endpoint_tls", "reason"),
+    [
+        ("ws", True, "did not receive a valid HTTP response (if the PACS uses TLS, dial wss://)"),
+        ("wss", False, "reset while connecting (if the PACS does not use TLS, dial ws://)"),
+    ],
+)
+async def test_simulate_auto_with_the_wrong_scheme_says_so(
+    tmp_path: Path, scheme: str, endpoint_tls: bool, reason: str
+) -> None:
+    async with Endpoint(options(make_cert(tmp_path) if endpoint_tls else None)) as endpoint:
+        url = f"{scheme}://127.0.0.1:{endpoint.port}/"
+        insecure = ["--insecure"] if scheme == "wss" else []
+        code, _, err = await run_async(
+            ["simulate", "--url", url, *insecure, "--auto", "1", "--duration", "2"]
+        )
+    assert code == 6, err
+    (last,) = err.splitlines()[-1:]
+    assert last.startswith(f"cris-cli: never connected to the PACS at {url} in 2 s: ")
+    assert last.endswith(reason)
+
+
+def test_simulate_auto_stopped_by_the_user_ends_with_status_0_even_unconnected() -> None:
+    """Stopping a long-running command is how it is used (the README's promise);
+    the notices on the way said it never connected."""
+    port = free_port()
+    with Running(["simulate", "--url", f"ws://127.0.0.1:{port}/", "--auto", "1"]) as simulate:
+        simulate.wait_for("cannot reach the PACS", stream="out")
+        assert simulate.stop() == 0
+    assert "0 actions played, 0 connections" in simulate.stderr
+
+
+async def test_a_pacs_on_this_machine_is_dialled_without_the_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy named in the environment (where nothing listens, here) is not used
+    for a PACS on loopback."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert Dial("wss://pacs.example.nhs.uk:56998/").proxy_options() == {}
+    endpoint = Endpoint(options())
+    async with endpoint, simulating(Dial(f"ws://127.0.0.1:{endpoint.port}/")) as simulator:
+        await asyncio.wait_for(simulator.connected.wait(), 5)
