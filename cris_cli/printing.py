@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from prompt_toolkit.application import Application
@@ -21,11 +21,15 @@ from prompt_toolkit.application import Application
 BATCH_SECONDS = 0.02
 
 
-class AbovePrompt:
-    """A text stream whose lines appear above ``app``'s prompt while it runs."""
+Apps = Callable[[], Iterable[Application[Any]]]
 
-    def __init__(self, app: Application[Any], stream: IO[str]) -> None:
-        self.app = app
+
+class AbovePrompt:
+    """A text stream whose lines appear above the prompt that is running: the
+    first running one of ``apps`` (the command prompt, or a question asked)."""
+
+    def __init__(self, apps: Apps, stream: IO[str]) -> None:
+        self.apps = apps
         self.stream = stream
         self._pending: list[str] = []
         self._scheduled = False
@@ -49,8 +53,8 @@ class AbovePrompt:
         self._pending.clear()
         if not text:
             return
-        app = self.app
-        if not app.is_running or app.is_done:
+        app = next((a for a in self.apps() if a.is_running and not a.is_done), None)
+        if app is None:
             self.stream.write(text)
             self.stream.flush()
             return
@@ -73,9 +77,9 @@ class AbovePrompt:
 
 
 @contextlib.contextmanager
-def above(app: Application[Any]) -> Iterator[AbovePrompt]:
-    """Send stdout and stderr above ``app``'s prompt while inside the block."""
-    writer = AbovePrompt(app, sys.stdout)
+def above(apps: Apps) -> Iterator[AbovePrompt]:
+    """Send stdout and stderr above the running prompt while inside the block."""
+    writer = AbovePrompt(apps, sys.stdout)
     original = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = writer
     try:

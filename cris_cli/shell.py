@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import Application
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.formatted_text import ANSI, FormattedText
 from prompt_toolkit.history import DummyHistory, History
@@ -90,7 +91,7 @@ class Shell(ABC):
         self.settings = settings
         self.env = env
         self.banner = list(banner)
-        self.session = Session(settings.history)
+        self.session = Session(settings.history, local=self.role)  # 'in' and 'out' as seen here
         self.verbs_list = (*self.own_verbs, *self.shared_verbs)
         self.verbs = verbs_by_name(self.verbs_list)
         self.color = env.color
@@ -209,6 +210,11 @@ class Shell(ABC):
             self.rows = self._formatter()
         self.print(self.rows.row(record))
 
+    def _apps(self) -> list[Application[Any]]:
+        """The prompts that may be on the screen: a question first, then the command line."""
+        asked = [] if self._asker is None else [self._asker.app]
+        return [*asked, self.prompt.app]
+
     def interrupt(self) -> None:
         """Leave the prompt (to ask something); the typed text is put back after."""
         app = self.prompt.app
@@ -236,7 +242,7 @@ class Shell(ABC):
         """Get ready (start or reach the link); runs once the prompt is on the screen."""
 
     async def run(self) -> int:
-        context = above(self.prompt.app) if self.patch else contextlib.nullcontext()
+        context = above(self._apps) if self.patch else contextlib.nullcontext()
         # The prompt shows first; starting (an endpoint, say) happens behind it, and
         # commands typed meanwhile wait for it (see ``ready``).
         rendered = asyncio.Event()

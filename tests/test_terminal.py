@@ -223,3 +223,44 @@ async def test_the_password_is_never_shown_nor_kept(shell: Shell) -> None:
     for file in shell.home.rglob("*"):
         if file.is_file():
             assert SECRET.encode() not in file.read_bytes(), f"the password is kept in {file}"
+
+
+async def test_a_refused_origin_is_asked_about_below_its_row(shell: Shell) -> None:
+    """The question about a refused browser page sits on its own line below the
+    refused row (rows go above whichever prompt is up, a question's too), and its
+    answer takes effect."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.typing import Origin
+
+    terminal = shell.terminal
+    origin = "https://cris.example.nhs.uk"
+    url = f"ws://127.0.0.1:{shell.port}/"
+    with pytest.raises(InvalidStatus):
+        await connect(url, origin=Origin(origin), open_timeout=WAIT)
+    question = "allow it [o]nce, [a]lways (saved to the config file), or [n]o?"
+    screen = await terminal.until(
+        lambda screen: (
+            (index := last_line_starting(screen, question)) is not None
+            and any("refused" in row for row in lines(screen)[:index])
+        ),
+        "the question below the refused row",
+    )
+    rows = lines(screen)
+    asked = last_line_starting(screen, question)
+    assert asked is not None
+    assert rows[asked].rstrip() == question, f"the question shares its line:\n{screen}"
+    assert not any(question in row for row in rows[:asked]), screen
+    refused = [row for row in rows[:asked] if re.search(r"refused +refused browser origin", row)]
+    assert refused, f"no refused row above the question:\n{screen}"
+    terminal.type("o")
+    terminal.press("Enter")
+    await terminal.shows("the page connects when it next tries")
+    client = await connect(url, origin=Origin(origin), open_timeout=WAIT)
+    await terminal.until(
+        lambda screen: (
+            re.search(rf"connected from .*origin {re.escape(origin)}", screen) is not None
+        ),
+        "the page connecting once allowed",
+    )
+    await client.close()
+    await shell.leave()
