@@ -36,8 +36,15 @@ def run(args: argparse.Namespace, env: Environment) -> int:
         target = Path(args.pfx).expanduser()
         if target.exists():
             raise UsageError(f"{target} exists; choose another name or remove it first")
-        tls.export_pfx(files, target, _export_password(env))
-        env.stdout.write(f"wrote {target} (mode 0600)\n")
+        password = _export_password(env)
+        tls.export_pfx(files, target, password)
+        protected = "password-protected" if password else "NOT password-protected"
+        env.stdout.write(f"wrote {target} (mode 0600, {protected})\n")
+        if not password:  # it holds the private key: say so, however it came to be
+            env.say(
+                f"cris-cli: warning: the private key in {target} is not encrypted; "
+                f"set {PFX_PASSWORD_ENV} (or answer the prompt) to protect it"
+            )
         return 0
     raise CertificateError(f"unknown cert action {action!r}")  # argparse prevents this
 

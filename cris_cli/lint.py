@@ -17,6 +17,7 @@ from pathlib import Path
 from .codec import Decoded, Parsed, mask_secrets, masked_values, parse
 from .environment import Environment
 from .errors import ExitCode, UsageError
+from .identifiers import IdentifierCheck, check_chi, check_nhs
 from .messages import Direction, verb_of
 from .render import printable
 
@@ -42,6 +43,19 @@ class Checked:
             return verb_of(self.decoded.message) or "?"
         return "?"
 
+    @property
+    def identifiers(self) -> list[tuple[str, IdentifierCheck]]:
+        """The NHS and CHI numbers that passed their checks, and by which rule (those
+        that failed are findings already)."""
+        message = self.decoded.message if isinstance(self.decoded, Parsed) else None
+        passed = []
+        for field, check in (("nhs", check_nhs), ("chi", check_chi)):
+            value = getattr(message, field, None)
+            result = check(value) if isinstance(value, str) else None
+            if result is not None and result.valid:
+                passed.append((field, result))
+        return passed
+
     def as_json(self) -> dict[str, object]:
         decoded = self.decoded
         return {
@@ -52,6 +66,10 @@ class Checked:
             "fields": masked_values(decoded.message) if isinstance(decoded, Parsed) else None,
             "raw": mask_secrets(decoded.raw),
             "deviations": [d.as_json() for d in decoded.deviations],
+            "identifiers": [
+                {"field": field, "digits": result.digits, "rule": result.rule}
+                for field, result in self.identifiers
+            ],
         }
 
 
@@ -160,6 +178,8 @@ def _print_plain(checked: list[Checked], strict: bool, env: Environment) -> None
         env.stdout.write(f"{where}: {item.direction.sender} {command}: {_verdict(item, strict)}\n")
         for d in item.decoded.deviations:
             env.stdout.write(f"    {d.severity.value:<7} {d.code:<20} {printable(d.text)}\n")
+        for field, result in item.identifiers:
+            env.stdout.write(f"    {'ok':<7} {field:<20} {result.describe()}\n")
 
 
 def _print_table(checked: list[Checked], strict: bool, env: Environment) -> None:
@@ -183,9 +203,17 @@ def _print_table(checked: list[Checked], strict: bool, env: Environment) -> None
             else ("[yellow]![/]" if passed else "[red]✗[/]")
         )
         findings = "\n".join(
-            f"[{'red' if d.is_error else 'yellow'}]{d.severity.value}[/] "
-            f"[dim]{d.code}[/] {safe(d.text)}"
-            for d in item.decoded.deviations
+            [
+                *(
+                    f"[{'red' if d.is_error else 'yellow'}]{d.severity.value}[/] "
+                    f"[dim]{d.code}[/] {safe(d.text)}"
+                    for d in item.decoded.deviations
+                ),
+                *(
+                    f"[green]ok[/] [dim]{field}[/] {result.describe()}"
+                    for field, result in item.identifiers
+                ),
+            ]
         )
         table.add_row(
             safe(item.where),

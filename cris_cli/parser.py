@@ -557,8 +557,8 @@ def _add_lint(commands: Commands) -> None:
         "check messages a CRIS or PACS implementation sends",
         "Check CRIS Connect messages against the protocol: missing and mistyped fields,\n"
         "unknown commands and fields, NHS and CHI numbers failing their checks.\n"
-        "Input is one JSON object per line, a JSON array of objects, or a cris-cli\n"
-        "record file (which says who sent each message).",
+        "Input is one JSON object per line, one (pretty-printed) object, a JSON array\n"
+        "of objects, or a cris-cli record file (which says who sent each message).",
         "examples:\n"
         '  echo \'{"command":"DISPLAY"}\' | cris-cli lint --from pacs\n'
         "  cris-cli lint --from cris --json captured-events.jsonl\n\n"
@@ -599,7 +599,7 @@ def _add_completion(commands: Commands) -> None:
         "print a shell completion script",
         "Print the completion script for a shell. Install it with, for example:\n"
         "  cris-cli completion bash > ~/.local/share/bash-completion/completions/cris-cli\n"
-        "  cris-cli completion zsh > ~/.zfunc/_cris-cli\n"
+        "  cris-cli completion zsh > ~/.zfunc/_cris-cli   (fpath+=~/.zfunc in ~/.zshrc)\n"
         "  cris-cli completion fish > ~/.config/fish/completions/cris-cli.fish",
     )
     completion.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")

@@ -246,16 +246,24 @@ def _text(value: str | None) -> str:
 _second: list[object] = [None, ""]  # the last whole second formatted, and its text
 
 
-def iso_time(timestamp: float) -> str:
-    """``2026-12-04T15:23:49.123Z`` (the seconds part is made once per second)."""
+def split_time(timestamp: float) -> tuple[int, int]:
+    """The whole second and the milliseconds of ``timestamp``, as every rendering
+    shows them: rounded to the microsecond first (as datetime does), so that a time
+    read back from a record file shows the same milliseconds."""
     second = int(timestamp)
-    micros = round((timestamp - second) * 1_000_000)  # as datetime rounds a timestamp
+    micros = round((timestamp - second) * 1_000_000)
     if micros >= 1_000_000:
         second, micros = second + 1, micros - 1_000_000
+    return second, micros // 1000
+
+
+def iso_time(timestamp: float) -> str:
+    """``2026-12-04T15:23:49.123Z`` (the seconds part is made once per second)."""
+    second, millis = split_time(timestamp)
     if _second[0] != second:
         moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
         _second[:] = [second, moment.strftime("%Y-%m-%dT%H:%M:%S")]
-    return f"{_second[1]}.{micros // 1000:03d}Z"
+    return f"{_second[1]}.{millis:03d}Z"
 
 
 def parse_time(text: str) -> float:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .codec import Parsed
 from .identifiers import check_chi, check_nhs
 from .messages import Direction
-from .records import Record
+from .records import Record, split_time
 
 RESET = "\x1b[0m"
 STYLES = {
@@ -204,11 +204,11 @@ class RowFormatter:
         return self._paint(" ".join(cells).rstrip(), "bold")
 
     def _clock(self, timestamp: float) -> str:
-        second = int(timestamp)
+        second, millis = split_time(timestamp)
         if second != self._clock_second:
             self._clock_second = second
             self._clock_text = time.strftime("%H:%M:%S", time.localtime(second))
-        return f"{self._clock_text}.{int((timestamp - second) * 1000):03d}"
+        return f"{self._clock_text}.{millis:03d}"
 
     def _identifier(
         self, value: str | None, check: Callable[[str], object]
@@ -306,8 +306,8 @@ class RowFormatter:
 
 def plain_line(record: Record, local: str = "pacs") -> str:
     """A record as plain text for pipes and logs: one line, then one per deviation or note."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(record.time))
-    millis = int((record.time % 1) * 1000)
+    second, millis = split_time(record.time)
+    stamp = time.strftime("%H:%M:%S", time.localtime(second))
     head = f"#{record.seq} {stamp}.{millis:03d}"
     if record.kind != "message":
         lines = [f"{head} {record.kind}: {printable(record.text or '')}"]

@@ -13,6 +13,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import stat
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -109,11 +111,11 @@ class PacsRole(Role):
         message = pacs_message(invocation, password)
         text = message.raw if isinstance(message, Parsed) else serialize(message)
         sent = await self.link.send(text)
-        if sent.delivered == 0:
+        if sent.nothing_sent:
             raise ScriptFailed(
-                "no CRIS client is connected; nothing sent",
+                sent.nothing_sent,
                 exit_code=ExitCode.NO_CLIENT,
-                hint="add 'wait client' before it",
+                hint=None if sent.clients else "add 'wait client' before it",
             )
 
     async def close(self) -> None:
@@ -212,6 +214,14 @@ class Script:
             seconds(args[0], "sleep SECONDS")
         elif name == "expect":
             self.expectation(invocation)
+        elif (
+            name == "login"
+            and self.role.incoming is Direction.CRIS_TO_PACS  # the PACS sends a password
+            and not self.env.environ.get(config.PASSWORD_ENV)
+        ):
+            raise UsageError(
+                f"login in a script reads its password from {config.PASSWORD_ENV}, which is not set"
+            )
 
     def expectation(self, invocation: Invocation) -> Expectation:
         words = list(invocation.args)
@@ -320,7 +330,10 @@ class Script:
 
     def _echo(self, text: str) -> None:
         if self.json_output:
-            self.env.stdout.write(json.dumps({"kind": "echo", "text": text}) + "\n")
+            echo = {"kind": "echo", "text": text}  # as compact as every other NDJSON line
+            self.env.stdout.write(
+                json.dumps(echo, ensure_ascii=False, separators=(",", ":")) + "\n"
+            )
         else:
             self.env.stdout.write(text + "\n")
         self.env.stdout.flush()
@@ -346,6 +359,28 @@ async def read_lines(stream: IO[str]) -> AsyncIterator[tuple[int, str]]:
 async def _listed(lines: Iterable[tuple[int, str]]) -> AsyncIterator[tuple[int, str]]:
     for item in lines:
         yield item
+
+
+def _numbered(text: str) -> list[tuple[int, str]]:
+    return [(n, line.removesuffix("\r")) for n, line in enumerate(text.split("\n"), 1)]
+
+
+def stdin_lines(
+    env: Environment,
+) -> tuple[AsyncIterator[tuple[int, str]], list[tuple[int, str]] | None]:
+    """The script on stdin, and what to check before it runs: all of it when stdin
+    is a file (``< FILE``); nothing when it is a pipe, which runs as it is read."""
+    try:
+        regular = stat.S_ISREG(os.fstat(env.stdin.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):  # not a real stream (in-process use)
+        regular = False
+    if not regular:
+        return read_lines(env.stdin), None
+    try:
+        lines = _numbered(env.stdin.read())
+    except UnicodeDecodeError as error:
+        raise UsageError(f"cannot read the script on stdin: {error}") from None
+    return _listed(lines), lines
 
 
 async def play(
@@ -411,7 +446,8 @@ def _as_pacs(
 
 def run_pacs_script(args: argparse.Namespace, env: Environment) -> int:
     """``cris-cli < FILE``: the PACS side, command lines from stdin."""
-    return _as_pacs(args, env, read_lines(env.stdin), "stdin")
+    lines, precheck = stdin_lines(env)
+    return _as_pacs(args, env, lines, "stdin", precheck=precheck)
 
 
 def run_file(args: argparse.Namespace, env: Environment) -> int:
@@ -421,7 +457,7 @@ def run_file(args: argparse.Namespace, env: Environment) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise UsageError(f"cannot read {args.file}: {reason}") from None
-    lines = [(n, line.removesuffix("\r")) for n, line in enumerate(text.split("\n"), 1)]
+    lines = _numbered(text)
     return _as_pacs(args, env, _listed(lines), args.file, precheck=lines)
 
 
@@ -434,16 +470,19 @@ def run_simulator_script(
 ) -> int:
     """``cris-cli simulate < FILE``: CRIS Reporting's side, command lines from stdin."""
 
+    lines, precheck = stdin_lines(env)
+
     async def main() -> int:
         runner = asyncio.ensure_future(simulator.run())
         return await play(
             CrisRole(simulator, runner),
-            read_lines(env.stdin),
+            lines,
             source="stdin",
             args=args,
             settings=settings,
             env=env,
             local="cris",
+            precheck=precheck,
         )
 
     return asyncio.run(main())

@@ -59,9 +59,17 @@ def test_export_pfx_round_trips_with_its_password(tmp_path: Path) -> None:
     assert trust.fingerprint(pem) == trust.fingerprint(tls.read_pem(tls.default_files().cert))
     with pytest.raises(CertificateError, match="wrong password"):
         tls.read_pfx(target, "nope")
+    assert "(mode 0600, password-protected)" in result.out and "not encrypted" not in result.err
     again = run_cli(["cert", "export", "--pfx", str(target)], environ={})
     assert again.code == ExitCode.USAGE
     assert "exists" in again.err
+    # No password to be had (no terminal, no variable): written, and said to be open.
+    open_target = tmp_path / "open.pfx"
+    unprotected = run_cli(["cert", "export", "--pfx", str(open_target)], environ={})
+    assert unprotected.code == 0
+    assert "NOT password-protected" in unprotected.out
+    assert "the private key in" in unprotected.err and "is not encrypted" in unprotected.err
+    tls.pfx_context(open_target, None)
 
 
 def test_expired_generated_certificate_is_replaced() -> None:

@@ -33,6 +33,26 @@ def test_valid_events_pass() -> None:
     assert result.out.count(": valid\n") == 4
 
 
+def test_the_report_says_which_rule_each_identifier_passed() -> None:
+    event = (
+        '{"command":"EVENT","accession":["A1"],"domain":"RXH",'
+        '"nhs":"9434765919","chi":"1209724796"}'
+    )
+    plain = run_cli(["lint", "--from", "cris"], event)
+    assert plain.code == ExitCode.OK
+    assert (
+        "    ok      nhs                  NHS number 9434765919 is valid (Modulus 11)" in plain.out
+    )
+    assert (
+        "    ok      chi                  CHI number 1209724796 is valid (Modulus 10)" in plain.out
+    )
+    (line,) = run_cli(["lint", "--from", "cris", "--json"], event).out.splitlines()
+    assert json.loads(line)["identifiers"] == [
+        {"field": "nhs", "digits": "9434765919", "rule": "Modulus 11"},
+        {"field": "chi", "digits": "1209724796", "rule": "Modulus 10"},
+    ]
+
+
 def test_valid_commands_pass() -> None:
     commands = '{"command":"DISPLAY","accession":["A1","A2"]}\n{"command":"CLEAR"}\n'
     assert run_cli(["lint", "--from", "pacs"], commands).code == ExitCode.OK
@@ -67,6 +87,7 @@ def test_json_output_schema(tmp_path: Path) -> None:
         "fields": {"command": "LOGIN", "username": "rad1", "password": "********"},
         "raw": '{"command":"LOGIN","username":"rad1","password":"********"}',
         "deviations": [],
+        "identifiers": [],
     }
     assert second["valid"] is False
     assert second["deviations"][0]["code"] == "not-json"

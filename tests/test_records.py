@@ -232,3 +232,21 @@ def test_the_ndjson_line_equals_the_json_of_the_record(
     assert line.endswith("\n")
     assert len(line.splitlines()) == 1  # one line, by every reader's idea of a line
     assert json.loads(line) == record.as_json()
+
+
+@given(st.floats(1e9, 4e9))
+def test_every_rendering_shows_the_same_milliseconds(time: float) -> None:
+    """A table row, a plain line, the NDJSON line and a record read back from it (as
+    watch and replay do) all show the same milliseconds."""
+    from cris_cli.render import RowFormatter, plain_line
+
+    record = Record("notice", time=time, text="a notice")
+    record.seq = 1
+    iso = json.loads(record.to_line())["time"]
+    millis = iso[-4:-1]
+    again = Record.from_json(json.loads(record.to_line()))
+    again.seq = 1
+    for shown in (record, again):
+        assert f".{millis} " in RowFormatter(120, color=False).row(shown)
+        assert plain_line(shown).startswith(f"#1 {plain_line(shown)[3:11]}.{millis} ")
+    assert json.loads(again.to_line())["time"] == iso

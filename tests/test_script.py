@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 
 from test_send import cris_client
@@ -42,9 +43,10 @@ async def run_with_stand_in(
     port: int,
     *,
     stdin: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, str, str]:
     running = asyncio.ensure_future(
-        run_async([*args, "--port", str(port), "--no-tls"], stdin=stdin)
+        run_async([*args, "--port", str(port), "--no-tls"], stdin=stdin, env=env)
     )
     async with cris_client(port, secure=False) as client:
         answering = asyncio.ensure_future(stand_in(client))
@@ -71,6 +73,7 @@ echo done
     )
     code, out, err = await run_with_stand_in(["run", file, "--json"], free_port())
     assert code == 0, err
+    assert '{"kind":"echo","text":"start"}' in out.splitlines()  # compact, like every line
     lines = [json.loads(line) for line in out.splitlines()]
     echoes = [line["text"] for line in lines if line.get("kind") == "echo"]
     assert echoes == ["start", "done"]
@@ -112,6 +115,8 @@ async def test_a_wrong_line_stops_a_file_before_anything_runs(tmp_path: Path) ->
         "wait cat\n": ":1: wait takes 'client' [SECONDS], not 'cat'",
         "expect EVENT within x\n": ":1: expect ... within SECONDS: 'x' is not a number",
         "display\n": ":1: display needs at least one ACCESSION",
+        "echo first\nlogin rad1\n": ":2: login in a script reads its password from "
+        "CRIS_CLI_PASSWORD, which is not set",
     }
     for text, message in cases.items():
         file = script(tmp_path, text)
@@ -119,6 +124,28 @@ async def test_a_wrong_line_stops_a_file_before_anything_runs(tmp_path: Path) ->
         assert code == ExitCode.USAGE, (text, err)
         assert f"{file}{message}" in err, (text, err)
         assert out == ""  # not even the echo on line 1 ran
+        # The same file given on stdin (cris-cli < FILE) is checked whole too.
+        code, out, err = await run_from_file(["--port", str(free_port()), "--no-tls"], Path(file))
+        assert code == ExitCode.USAGE, (text, err)
+        assert f"stdin{message}" in err, (text, err)
+        assert out == ""
+
+
+async def run_from_file(args: list[str], stdin: Path) -> tuple[int, str, str]:
+    """cris-cli with stdin redirected from a file, as a shell's '< FILE' does."""
+    with stdin.open("rb") as source:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cris_cli",
+            *args,
+            stdin=source,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
 
 
 async def test_a_script_on_stdin_runs_as_it_is_read() -> None:
@@ -140,10 +167,12 @@ async def test_quit_ends_a_script_early(tmp_path: Path) -> None:
 
 async def test_login_in_a_script_reads_the_password_from_the_environment(tmp_path: Path) -> None:
     file = script(tmp_path, "wait client 10\nlogin rad1\n")
-    port = free_port()
-    code, _, err = await run_with_stand_in(["run", file], port)
-    assert code == ExitCode.USAGE
-    assert "login in a script reads its password from CRIS_CLI_PASSWORD" in err
+    code, out, err = await run_with_stand_in(
+        ["run", file], free_port(), env={"CRIS_CLI_PASSWORD": "s3cret-in-env"}
+    )
+    assert code == 0, err
+    assert "→CRIS LOGIN username=rad1 password=********" in out
+    assert "s3cret-in-env" not in out + err
 
 
 async def test_a_pacs_script_and_a_simulator_script_play_together(tmp_path: Path) -> None:
