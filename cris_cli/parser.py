@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from typing import NoReturn, TypeAlias
+from collections.abc import Callable
+from typing import NoReturn, TypeAlias, TypeVar
 
 from . import __version__
 from .errors import EXIT_CODE_HELP, UsageError
@@ -200,34 +201,30 @@ def _port(text: str) -> int:
     return port
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
+Number = TypeVar("Number", int, float)
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
+def _at_least(
+    convert: Callable[[str], Number], minimum: Number, what: str
+) -> Callable[[str], Number]:
+    """An argument type: a finite number of at least ``minimum``."""
+
+    def parse(text: str) -> Number:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if not minimum <= value < math.inf:  # NaN fails this too
+            raise argparse.ArgumentTypeError(f"must be {minimum:g} or more, not {text}")
+        return value
+
+    return parse
 
 
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
-    return value
+_positive = _at_least(int, 1, "a whole number")
+_count = _at_least(int, 0, "a whole number")
+_speed = _at_least(float, 0.0, "a number")
+_seconds = _at_least(float, 0.0, "a number of seconds")
 
 
 def _add_serve(commands: Commands) -> None:
@@ -508,16 +505,6 @@ def _add_simulate(commands: Commands) -> None:
     simulate.add_argument(
         "--redact", action="store_const", const=True, help="mask NHS and CHI numbers on screen"
     )
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
-    return value
 
 
 def _add_cert(commands: Commands) -> None:

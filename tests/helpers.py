@@ -30,6 +30,19 @@ RECORD_KEYS = {
 }
 
 
+def keyboard_env(out: io.StringIO | None = None, **environ: str) -> Environment:
+    """An environment for a shell run in-process: a person at the keyboard (keys come
+    from a prompt_toolkit pipe), output to a string, no variables but ``environ``."""
+    return Environment(
+        stdin=io.StringIO(),
+        stdout=io.StringIO() if out is None else out,
+        stderr=io.StringIO(),
+        environ=environ,
+        stdin_isatty=True,
+        stdout_isatty=False,
+    )
+
+
 @dataclass
 class Result:
     code: int

@@ -8,7 +8,7 @@ import io
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +23,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from cris_cli import config, paths
-from cris_cli.environment import Environment
 from cris_cli.history import SafeFileHistory
 from cris_cli.links import LocalLink, attach, host
 from cris_cli.repl import PacsShell
+from helpers import keyboard_env, run_cli
 
 SECRET = "pw-never-shown-42"
 
@@ -64,14 +64,7 @@ class Running:
 async def shell_on_endpoint(history: object = None, **changes: object) -> AsyncIterator[Running]:
     settings = config.load(environ={}).replace(port=0, tls=False, **changes)
     out = io.StringIO()
-    env = Environment(
-        stdin=io.StringIO(),
-        stdout=out,
-        stderr=io.StringIO(),
-        environ={},
-        stdin_isatty=True,
-        stdout_isatty=False,
-    )
+    env = keyboard_env(out)
     link = await host(settings, env)
     with create_pipe_input() as keys:
         shell = PacsShell(
@@ -308,14 +301,7 @@ async def test_a_second_shell_attaches_and_drives_the_same_endpoint() -> None:
         assert remote is not None
         settings = config.load(environ={}).replace(port=first.link.port, tls=False)
         out = io.StringIO()
-        env = Environment(
-            stdin=io.StringIO(),
-            stdout=out,
-            stderr=io.StringIO(),
-            environ={},
-            stdin_isatty=True,
-            stdout_isatty=False,
-        )
+        env = keyboard_env(out)
         with create_pipe_input() as keys:
             second = PacsShell(
                 remote,
@@ -336,35 +322,33 @@ async def test_a_second_shell_attaches_and_drives_the_same_endpoint() -> None:
         await client.close()
 
 
+async def run_failing_to_start(opener: Callable[[], Awaitable[object]], typed: str = "") -> None:
+    """A shell whose opener fails, with ``typed`` keys pressed at once; it must end."""
+    settings = config.load(environ={}).replace(port=0, tls=False)
+    env = keyboard_env()
+    with create_pipe_input() as keys:
+        shell = PacsShell(
+            None,
+            settings,
+            env,
+            opener=opener,  # type: ignore[arg-type]
+            input=keys,
+            output=DummyOutput(),
+            history=InMemoryHistory(),
+            width=120,
+        )
+        keys.send_text(typed)
+        await asyncio.wait_for(shell.run(), 5)
+
+
 async def test_a_failure_to_start_leaves_the_shell_with_that_error() -> None:
     from cris_cli.errors import PortInUse
 
     async def opener() -> tuple[object, list[str]]:
         raise PortInUse("port 1 is already in use by process 7 (someone)")
 
-    settings = config.load(environ={}).replace(port=0, tls=False)
-    out = io.StringIO()
-    env = Environment(
-        stdin=io.StringIO(),
-        stdout=out,
-        stderr=io.StringIO(),
-        environ={},
-        stdin_isatty=True,
-        stdout_isatty=False,
-    )
-    with create_pipe_input() as keys:
-        shell = PacsShell(
-            None,
-            settings,
-            env,
-            opener=opener,
-            input=keys,  # type: ignore[arg-type]
-            output=DummyOutput(),
-            history=InMemoryHistory(),
-            width=120,
-        )
-        with pytest.raises(PortInUse, match="already in use"):
-            await asyncio.wait_for(shell.run(), 5)
+    with pytest.raises(PortInUse, match="already in use"):
+        await run_failing_to_start(opener)
 
 
 async def test_a_command_typed_while_starting_fails_with_the_start() -> None:
@@ -376,29 +360,8 @@ async def test_a_command_typed_while_starting_fails_with_the_start() -> None:
         await asyncio.sleep(0.3)
         raise ConnectionFailed("cannot reach the cris-cli endpoint (timed out)")
 
-    settings = config.load(environ={}).replace(port=0, tls=False)
-    env = Environment(
-        stdin=io.StringIO(),
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-        environ={},
-        stdin_isatty=True,
-        stdout_isatty=False,
-    )
-    with create_pipe_input() as keys:
-        shell = PacsShell(
-            None,
-            settings,
-            env,
-            opener=opener,
-            input=keys,  # type: ignore[arg-type]
-            output=DummyOutput(),
-            history=InMemoryHistory(),
-            width=120,
-        )
-        keys.send_text("status\r")  # typed at once: it waits for the start
-        with pytest.raises(ConnectionFailed, match="timed out"):
-            await asyncio.wait_for(shell.run(), 5)
+    with pytest.raises(ConnectionFailed, match="timed out"):
+        await run_failing_to_start(opener, typed="status\r")  # it waits for the start
 
 
 def test_port_in_use_ends_the_console_with_its_exit_code() -> None:
@@ -427,8 +390,6 @@ def test_a_pfx_password_is_asked_before_the_prompt_takes_the_terminal(tmp_path: 
     import os
 
     import pexpect
-
-    from helpers import run_cli
 
     pfx = tmp_path / "endpoint.pfx"
     password = "pfx-s3cret-77"

@@ -18,12 +18,12 @@ from websockets.asyncio.client import connect
 
 from cris_cli import config
 from cris_cli.endpoint import Endpoint
-from cris_cli.environment import Environment
 from cris_cli.reporting import Machine, Options
 from cris_cli.simulate import CrisShell
 from cris_cli.simulator import Dial, Simulator
 from cris_cli.worklist import synthetic_worklist
 from endpoints import Watcher, options
+from helpers import keyboard_env
 
 WORKLIST = synthetic_worklist(seed=3)
 A = WORKLIST.exams[0].accession
@@ -65,14 +65,7 @@ class Console:
 async def cris_console() -> AsyncIterator[Console]:
     settings = config.load(environ={})
     out = io.StringIO()
-    env = Environment(
-        stdin=io.StringIO(),
-        stdout=out,
-        stderr=io.StringIO(),
-        environ={},
-        stdin_isatty=True,
-        stdout_isatty=False,
-    )
+    env = keyboard_env(out)
     async with Endpoint(options()) as endpoint:
         watcher = Watcher(endpoint)
         simulator = Simulator(
