@@ -269,7 +269,12 @@ class Endpoint:
             if client.connection.transport.get_write_buffer_size() > SLOW_READER_BUFFER:
                 self._slow_reader(client)  # not read for megabytes: skipped, not buffered
             else:
-                client.lagging = False
+                if client.lagging:
+                    client.lagging = False
+                    self.notice(
+                        f"CRIS client {client.number} reads again: messages go to it again",
+                        severity="info",
+                    )
                 connections.append(client.connection)
         failed = len(self.clients) - len(connections)
         try:

@@ -312,7 +312,7 @@ async def test_a_cris_client_that_stops_reading_is_named_as_such() -> None:
     link = await hosted(tls=False)
     remote = await attach(link.port)
     assert remote is not None
-    _, stalled = await raw_websocket(link.port)  # never read from again
+    reader, stalled = await raw_websocket(link.port)  # not read from, until the end
     try:
         for _ in range(250):
             if link.endpoint.clients:
@@ -334,6 +334,14 @@ async def test_a_cris_client_that_stops_reading_is_named_as_such() -> None:
         assert attached.nothing_sent == sent.nothing_sent
         (client,) = (await remote.status())["clients"]
         assert client["reading"] is False
+        # Read at last: once it has caught up, it is sent to again, and told so.
+        (connected,) = link.endpoint.clients.values()
+        for _ in range(10_000):
+            if connected.connection.transport.get_write_buffer_size() == 0:
+                break
+            await asyncio.wait_for(reader.read(1 << 20), 5)
+        assert (await link.send(command)).delivered == 1
+        assert any("reads again" in (r.text or "") for r in link.endpoint.history)
     finally:
         stalled.transport.abort()
         await remote.close()
