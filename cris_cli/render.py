@@ -162,8 +162,15 @@ class RowFormatter:
         self.note_offset = sum(c.width + 1 for c in self.columns[:-1])
         self._codes = STYLES if color else {}
         self._made: dict[tuple[str, str, str | None], str] = {}
-        self._message_layout = [(c.name, c.width, c.align) for c in self.columns[:-1]]
-        self._other_layout = [(c.name, c.width, c.align) for c in self._lead]
+        # The number and the time differ on every row: made directly, never cached
+        # (they would only push out the cells that do repeat).
+        stamp = [c for c in self.columns if c.name in ("#", "time")]
+        self._seq_width = stamp[0].width
+        self._time_shown = len(stamp) > 1
+        self._message_layout = [
+            (c.name, c.width, c.align) for c in self.columns[:-1] if c not in stamp
+        ]
+        self._other_layout = [(c.name, c.width, c.align) for c in self._lead if c not in stamp]
         self._clock_second = -1
         self._clock_text = ""
 
@@ -222,10 +229,7 @@ class RowFormatter:
 
     def row(self, record: Record) -> str:
         """The record as one or more lines of ANSI text (no trailing newline)."""
-        cells: dict[str, tuple[str, str | None]] = {
-            "#": (str(record.seq), "dim"),
-            "time": (self._clock(record.time), "dim"),
-        }
+        cells: dict[str, tuple[str, str | None]] = {}
         notes: list[tuple[str, str | None]] = []
         if record.kind == "message":
             self._message_cells(record, cells, notes)
@@ -239,7 +243,10 @@ class RowFormatter:
         # A connection or notice has no message columns: its text starts where
         # the accession would, and takes the rest of the line.
         layout = self._message_layout if record.kind == "message" else self._other_layout
-        made, parts = self._made, []
+        stamp = fit(str(record.seq), self._seq_width, ">")
+        if self._time_shown:
+            stamp += " " + self._clock(record.time)  # always 12 columns: HH:MM:SS.mmm
+        made, parts = self._made, [self._paint(stamp, "dim")]
         for name, width, align in layout:
             cell = cells.get(name)
             if cell is None or not cell[0]:
