@@ -10,7 +10,7 @@ import statistics
 import subprocess
 from pathlib import Path
 
-from common import CRIS_CLI, PYTHON, Process, Result, isolated_environment
+from common import CRIS_CLI, PYTHON, Process, Result, isolated_environment, rate
 from firehose import events, send
 
 GOAL_RATIO = 0.6
@@ -51,14 +51,10 @@ def run(quick: bool) -> Result:
     ratio = mine / reference_rate
     return Result(
         name="ingest: serve --json > /dev/null",
-        measured=_rate(ours),
-        reference=_rate(theirs),
+        measured=rate(ours),
+        reference=rate(theirs),
         ratio=f"{ratio:.2f}",
         goal=f"≥ {GOAL_RATIO} and ≥ {GOAL_RATE:,}/s",
         met=None if quick else (ratio >= GOAL_RATIO and mine >= GOAL_RATE),
         detail=f"{count:,} events per run, {rounds} runs each, interleaved",
     )
-
-
-def _rate(samples: list[float]) -> str:
-    return f"{statistics.median(samples):,.0f}/s ({min(samples):,.0f}–{max(samples):,.0f})"

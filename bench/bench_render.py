@@ -11,7 +11,7 @@ import os
 import statistics
 import time
 
-from common import Result
+from common import Result, rate
 from firehose import events
 
 from cris_cli.codec import parse
@@ -76,14 +76,10 @@ def run(quick: bool) -> Result:
     ratio = mine / statistics.median(theirs)
     return Result(
         name="row rendering (live table, ANSI)",
-        measured=_rate(ours),
-        reference=_rate(theirs),
+        measured=rate(ours),
+        reference=rate(theirs),
         ratio=f"{ratio:.2f}",
         goal=f"≥ {GOAL_RATE:,} rows/s",
         met=None if quick else mine >= GOAL_RATE,
         detail=f"{count:,} rows per run, {rounds} runs each, interleaved",
     )
-
-
-def _rate(samples: list[float]) -> str:
-    return f"{statistics.median(samples):,.0f}/s ({min(samples):,.0f}–{max(samples):,.0f})"

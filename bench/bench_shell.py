@@ -10,7 +10,7 @@ import statistics
 import time
 
 import pexpect
-from common import CRIS_CLI, PYTHON, Result, isolated_environment, run_quietly
+from common import CRIS_CLI, PYTHON, Result, isolated_environment, run_quietly, summary
 
 GOAL = 1.5
 
@@ -57,17 +57,10 @@ def run(quick: bool) -> Result:
     ratio = statistics.median(ours) / statistics.median(theirs)
     return Result(
         name="shell start: until the prompt is ready",
-        measured=_ms(ours),
-        reference=_ms(theirs),
+        measured=summary(ours, spec=".0f"),
+        reference=summary(theirs, spec=".0f"),
         ratio=f"{ratio:.2f}",
         goal=f"ratio ≤ {GOAL}",
         met=None if quick else ratio <= GOAL,
         detail=f"{runs} starts each, interleaved, in a pseudo-terminal",
-    )
-
-
-def _ms(samples: list[float]) -> str:
-    return (
-        f"{statistics.median(samples) * 1000:.0f} ms "
-        f"({min(samples) * 1000:.0f}–{max(samples) * 1000:.0f})"
     )

@@ -40,12 +40,21 @@ class Result:
     detail: str = ""
 
 
-def summary(samples: list[float], unit: str = "ms", scale: float = 1000.0) -> str:
-    """``median (min–max)`` of samples, scaled to ``unit``."""
+def summary(
+    samples: list[float], unit: str = " ms", scale: float = 1000.0, spec: str = ".1f"
+) -> str:
+    """``median (min–max)`` of samples, scaled and written with ``spec``, then ``unit``."""
     if not samples:
         return "-"
-    med = statistics.median(samples) * scale
-    return f"{med:.1f} {unit} ({min(samples) * scale:.1f}–{max(samples) * scale:.1f})"
+    low, median, high = (
+        v * scale for v in (min(samples), statistics.median(samples), max(samples))
+    )
+    return f"{median:{spec}}{unit} ({low:{spec}}–{high:{spec}})"
+
+
+def rate(samples: list[float]) -> str:
+    """``median/s (min–max)`` of rates."""
+    return summary(samples, "/s", 1.0, ",.0f")
 
 
 def compile_package() -> None:

@@ -29,16 +29,23 @@ class BlockingControl:
     """A control session that waits for each answer."""
 
     def __init__(
-        self, connection: ClientConnection, info: RuntimeInfo, held: contextlib.ExitStack
+        self,
+        connection: ClientConnection,
+        info: RuntimeInfo,
+        held: contextlib.ExitStack,
+        answer_within: float | None = None,
     ) -> None:
         self.connection = connection
         self.info = info
         self._held = held
+        self.answer_within = answer_within  # None: wait for each answer as long as it takes
         self.records: deque[Record] = deque()
         self.subscribed = False
 
     @classmethod
-    def connect(cls, info: RuntimeInfo, *, open_timeout: float = 5) -> BlockingControl:
+    def connect(
+        cls, info: RuntimeInfo, *, open_timeout: float = 5, answer_within: float | None = None
+    ) -> BlockingControl:
         uri, options = control_dial(info)
         held = contextlib.ExitStack()
         try:
@@ -46,7 +53,7 @@ class BlockingControl:
             connection = held.enter_context(connect(uri, open_timeout=open_timeout, **options))
         except (OSError, TimeoutError, WebSocketException) as error:
             raise control_failure(info, error) from None
-        return cls(connection, info, held)
+        return cls(connection, info, held, answer_within)
 
     def __enter__(self) -> BlockingControl:
         return self
@@ -72,9 +79,14 @@ class BlockingControl:
             self.connection.send(json.dumps(payload))
         except ConnectionClosed:
             raise ConnectionFailed(f"the endpoint on port {self.info.port} went away") from None
+        within = self.answer_within
+        deadline = None if within is None else time.monotonic() + within
         while True:
-            answer = self._next(None)
-            assert answer is not None
+            answer = self._next(deadline)
+            if answer is None:
+                raise ConnectionFailed(
+                    f"the endpoint on port {self.info.port} did not answer within {within:g} s"
+                )
             if answer.get("op") in ("record", "dropped"):
                 continue
             if answer.get("op") == "error":
@@ -90,8 +102,12 @@ class BlockingControl:
         """Send wire text to the endpoint's CRIS clients."""
         return Sent.from_answer(self.request({"op": "send", "text": text}))
 
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self.request({"op": "status"})["status"]
+        return status
+
     def clients(self) -> list[dict[str, Any]]:
-        clients: list[dict[str, Any]] = self.request({"op": "status"})["status"]["clients"]
+        clients: list[dict[str, Any]] = self.status()["clients"]
         return clients
 
     def wait_for(self, match: Callable[[Record], bool], within: float) -> Record | None:

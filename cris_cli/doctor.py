@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import json
 import os
 import ssl
 import urllib.parse
@@ -280,25 +279,19 @@ def _origins(settings: config.Settings, running: runtime.RuntimeInfo | None) -> 
 
 
 def _endpoint_status(running: runtime.RuntimeInfo) -> dict[str, Any]:
-    """The running endpoint's own status, over its control channel.
+    """The running endpoint's own status, over its control channel, within a limit:
+    doctor must end even when the endpoint is stuck."""
+    from .blocking import BlockingControl
 
-    Not :class:`~cris_cli.blocking.BlockingControl`: its requests wait without
-    a limit, and doctor must end even when the endpoint is stuck.
-    """
-    from websockets.exceptions import WebSocketException
-    from websockets.sync.client import connect
-
-    uri, options = runtime.control_dial(running)
-    try:
-        with connect(uri, open_timeout=PROBE_SECONDS, **options) as control:
-            control.send(json.dumps({"op": "status"}))
-            answer = json.loads(control.recv(PROBE_SECONDS))
-    except (OSError, TimeoutError, WebSocketException, ValueError) as error:
-        raise runtime.control_failure(running, error) from None
-    status = answer.get("status") if isinstance(answer, dict) else None
-    if not isinstance(status, dict):
-        raise ConnectionFailed(f"the endpoint on port {running.port} answered {answer!r}")
-    return status
+    with BlockingControl.connect(
+        running, open_timeout=PROBE_SECONDS, answer_within=PROBE_SECONDS
+    ) as control:
+        try:
+            return control.status()
+        except (ValueError, KeyError) as error:  # not the answer it gives
+            raise ConnectionFailed(
+                f"the endpoint on port {running.port} answered oddly: {error!r}"
+            ) from None
 
 
 def origin_problem(origin: str) -> str | None:

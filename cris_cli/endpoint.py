@@ -35,6 +35,7 @@ from .admission import Admission
 from .codec import Malformed, parse
 from .errors import PortInUse
 from .handshakes import (
+    CLOSE_REPLACED,
     close_details,
     explain_tls_failure,
     reporting_ssl_object,
@@ -46,7 +47,6 @@ from .records import Kind, Note, NoteSeverity, Record
 from .runtime import CONTROL_PATH
 from .safety import SafetyChecks
 
-CLOSE_REPLACED = 4001  # private close code: a newer CRIS connection took this one's place
 CLOSE_UNSUPPORTED = 1003
 SLOW_READER_BUFFER = 8 * 2**20  # bytes waiting for one CRIS client before it is skipped
 

@@ -21,7 +21,6 @@ from .messages import (
     Login,
     Logout,
     Message,
-    missing_fields,
 )
 
 
@@ -285,15 +284,9 @@ def parse_line(line: str, verbs: Mapping[str, Verb]) -> Invocation | None:
 def pacs_message(invocation: Invocation, password: str | None = None) -> Message | Parsed:
     """The message a PACS command line sends: a typed message, or for ``raw`` the
     parsed object (sent as typed). ``login`` needs the password, asked separately."""
-    message = _pacs_message(invocation, password)
-    missing = [] if isinstance(message, Parsed) else missing_fields(message)
-    if missing:  # an empty argument ("") stands for nothing
-        raise UsageError(f"{invocation.verb.name} needs {', '.join(missing)}; nothing sent")
-    return message
-
-
-def _pacs_message(invocation: Invocation, password: str | None) -> Message | Parsed:
     name, args = invocation.verb.name, invocation.args
+    # The argument counts are the grammar's; an empty argument ("") would still make a
+    # message serialize refuses, or one naming nothing.
     if name in ("display", "fetched", "login") and not all(arg.strip() for arg in args):
         raise UsageError(f"{name}: an empty argument stands for nothing; nothing sent")
     if name == "display":

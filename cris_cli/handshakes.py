@@ -18,6 +18,7 @@ from websockets.asyncio.server import ServerConnection
 Report = Callable[[str], None]
 
 REFUSED_CERTIFICATE = ("CERTIFICATE_UNKNOWN", "UNKNOWN_CA", "BAD_CERTIFICATE")
+CLOSE_REPLACED = 4001  # private close code: a newer CRIS connection took this one's place
 
 
 def explain_tls_failure(reason: str, page_url: str) -> str:

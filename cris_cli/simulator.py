@@ -35,8 +35,8 @@ from websockets.exceptions import (
 from websockets.typing import Origin
 
 from .codec import Parsed, parse, serialize
-from .endpoint import CLOSE_REPLACED
 from .errors import ConnectionFailed
+from .handshakes import CLOSE_REPLACED
 from .journal import Journal
 from .messages import CrisEvent, Direction, UserLoggedIn
 from .ports import is_loopback

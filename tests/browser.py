@@ -30,10 +30,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from debian import apt_install, can_install
+
 ENV_VAR = "CRIS_CLI_TEST_CHROMIUM"
 NAMES = ("chromium", "chromium-browser", "google-chrome")
 FALLBACK = Path("/usr/bin/chromium")
-INSTALL_TIMEOUT = 900.0  # seconds, for each of apt-get update and apt-get install
 WAIT = 30.0  # seconds: the bound on every wait in the browser tests
 
 HOW_TO_INSTALL = (
@@ -78,39 +79,10 @@ def find_chromium() -> Path | None:
     return None
 
 
-def _apt_get(*args: str) -> None:
-    """Run one apt-get command; fail the tests, with its output, when it fails."""
-    command = ["apt-get", *args]
-    environ = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    try:
-        done = subprocess.run(
-            command,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"'{' '.join(command)}' took over {INSTALL_TIMEOUT:.0f} s; {HOW_TO_INSTALL}")
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr)[-3000:]
-        pytest.fail(
-            f"'{' '.join(command)}' failed (exit {done.returncode}); {HOW_TO_INSTALL}\n{output}"
-        )
-
-
-def install_chromium() -> None:
-    """Install Debian's chromium package (root with apt-get only)."""
-    _apt_get("update")
-    _apt_get("install", "-y", "--no-install-recommends", "chromium")
-
-
 def find_or_install_chromium() -> Path:
     found = find_chromium()
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        install_chromium()
+    if found is None and can_install():
+        apt_install("chromium", HOW_TO_INSTALL)
         found = find_chromium()
     if found is None:
         pytest.fail(f"Chromium not found and could not be installed; {HOW_TO_INSTALL}")

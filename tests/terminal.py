@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-INSTALL_TIMEOUT = 600  # seconds for each apt-get step: a slow mirror is not a failure
+from debian import apt_install, can_install
+
 COMMAND_TIMEOUT = 10  # seconds for one tmux command
 WAIT = 20  # seconds, the longest any wait on the screen may take
 SESSION = "cris"
@@ -41,38 +42,16 @@ def find_tmux() -> str:
     found = shutil.which("tmux")
     if found:
         return found
-    attempts: list[str] = []
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        environ = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        for command in (
-            ["apt-get", "update"],
-            ["apt-get", "install", "-y", "--no-install-recommends", "tmux"],
-        ):
-            try:
-                done = subprocess.run(
-                    command,
-                    env=environ,
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    text=True,
-                    timeout=INSTALL_TIMEOUT,
-                )
-            except subprocess.TimeoutExpired:
-                attempts.append(f"$ {shlex.join(command)}\ntimed out after {INSTALL_TIMEOUT} s")
-                break
-            attempts.append(
-                f"$ {shlex.join(command)}\nexit {done.returncode}\n{done.stdout[-2000:]}"
-                f"{done.stderr[-2000:]}"
-            )
+    how_to = "install it (apt-get install tmux)"
+    if can_install():
+        apt_install("tmux", how_to)
         found = shutil.which("tmux")
         if found:
             return found
-    else:
-        attempts.append("not installed: installing needs root and apt-get")
     pytest.fail(
         "the terminal tests need tmux, and it is not on PATH "
-        f"({os.environ.get('PATH', '')}); install it (apt-get install tmux).\n"
-        + "\n".join(attempts),
+        f"({os.environ.get('PATH', '')}); {how_to}"
+        + ("" if can_install() else " (installing it here needs root and apt-get)"),
         pytrace=False,
     )
 

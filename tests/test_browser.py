@@ -33,8 +33,9 @@ from cris_cli import tls
 from cris_cli.endpoint import Endpoint, EndpointOptions
 from cris_cli.messages import Direction, ReportOpened
 from cris_cli.records import Record
+from debian import INSTALL_TIMEOUT
 
-pytestmark = pytest.mark.timeout(1200)  # the first test may run apt-get (up to 2 x 900 s)
+pytestmark = pytest.mark.timeout(2 * INSTALL_TIMEOUT + 120)  # the first test may run apt-get
 
 EVENT = {
     "command": "EVENT",

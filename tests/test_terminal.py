@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from debian import INSTALL_TIMEOUT
 from processes import free_port
 from terminal import (
-    INSTALL_TIMEOUT,
     WAIT,
     Terminal,
     cris_cli_command,
